@@ -1,0 +1,122 @@
+"""Command line: ``python -m core ask ...`` and ``python -m core make-test-models DIR``.
+
+``ask`` runs the whole pipeline on a photo and a spoken or typed question, with the engines the
+``SEESAY_`` settings choose. Bad input exits with status 2 and the user-facing message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .errors import SeeSayError
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from .config import load_settings
+    from .images import load_photo
+    from .pipeline import AnswerText, AskOptions, Done, Engines, Queued, Transcribed, ask, prepare_photo
+    from .stt import load_stt
+    from .tts import load_tts
+    from .vlm import load_vlm
+
+    settings = load_settings()
+    photo = load_photo(Path(args.image).read_bytes(), max_bytes=settings.max_image_bytes,
+                       max_pixels=settings.max_image_pixels, max_side=settings.image_max_side)
+    question: str | bytes = args.question if args.question is not None else Path(args.audio).read_bytes()
+    device = settings.resolved_device()
+    engines = Engines(
+        vlm=load_vlm(settings.llava(), device=device, quantization=settings.quantization(),
+                     dtype=settings.dtype()),
+        stt=load_stt(settings.stt_engine, settings.whisper(), device) if args.audio else None,
+        tts=load_tts(settings.tts_engine, private=settings.private, timeout=settings.network_timeout,
+                     piper_voice=settings.piper_voice),
+    )
+    prepare_photo(engines, photo)
+    options = AskOptions(
+        max_new_tokens=args.max_tokens or settings.max_answer_tokens,
+        min_new_tokens=args.min_tokens,
+        max_audio_seconds=settings.max_audio_seconds,
+        min_audio_seconds=settings.min_audio_seconds,
+        max_question_chars=settings.max_question_chars,
+    )
+    answer = None
+    for event in ask(engines, photo, question, (), options):
+        if isinstance(event, Queued):
+            print(f"Waiting: {event.ahead} questions ahead.", file=sys.stderr)
+        elif isinstance(event, Transcribed) and not args.json:
+            print(f"You asked: {event.transcript.text}")
+        elif isinstance(event, AnswerText) and not args.json:
+            print(event.text, end="", flush=True)
+        elif isinstance(event, Done):
+            answer = event.answer
+    assert answer is not None
+    out = None
+    if answer.speech is not None:
+        suffix = ".mp3" if answer.speech.mime == "audio/mpeg" else ".wav"
+        out = Path(args.out) if args.out else Path(f"answer{suffix}")
+        out.write_bytes(answer.speech.audio)
+    if args.json:
+        print(json.dumps({
+            "transcript": answer.transcript.text if answer.transcript else None,
+            "language": answer.language,
+            "question": answer.question,
+            "answer": answer.text,
+            "engines": answer.engines,
+            "audio": str(out) if out else None,
+            "audio_mime": answer.speech.mime if answer.speech else None,
+            "speech_error": answer.speech_error or None,
+            "timings": {k: round(v, 3) for k, v in answer.timings.items()},
+        }, ensure_ascii=False, indent=2))
+    else:
+        print()
+        if out:
+            print(f"Answer audio: {out}")
+        if answer.speech_error:
+            print(answer.speech_error, file=sys.stderr)
+    return 0
+
+
+def _make_test_models(args: argparse.Namespace) -> int:
+    from .testmodels import build_all
+
+    models = build_all(args.dir)
+    print("# Test models built offline. Point SeeSay at them with:")
+    for line in models.exports():
+        print(line)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core", description="SeeSay from the command line.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("ask", help="ask a question about a photo and get a spoken answer")
+    p.add_argument("--image", required=True, help="the photo")
+    q = p.add_mutually_exclusive_group(required=True)
+    q.add_argument("--audio", help="a recorded question (wav, webm, ogg, mp3, m4a, flac)")
+    q.add_argument("--question", help="a typed question")
+    p.add_argument("--out", help="where to write the answer audio (default answer.mp3 or answer.wav)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--max-tokens", type=int, default=0, help="answer length limit (default SEESAY_MAX_ANSWER_TOKENS)")
+    p.add_argument("--min-tokens", type=int, default=0, help=argparse.SUPPRESS)  # benchmarks
+    p.set_defaults(func=_ask)
+    m = sub.add_parser("make-test-models", help="build the tiny offline test models")
+    m.add_argument("dir", help="folder to build them in")
+    m.set_defaults(func=_make_test_models)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except SeeSayError as error:
+        print(error.spoken, file=sys.stderr)
+        return 2
+    except FileNotFoundError as error:
+        print(f"I could not find the file {error.filename}. Please check the path.", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+import threading
+import time
+
+from core.turns import TurnLock
+
+
+def test_turns_are_served_in_order_and_report_queue_position():
+    lock = TurnLock()
+    first = lock.take()
+    second, third = lock.take(), lock.take()
+    assert (lock.ahead(first), lock.ahead(second), lock.ahead(third)) == (0, 1, 2)
+    lock.release(first)
+    assert lock.ahead(second) == 0 and lock.ahead(third) == 1
+
+
+def test_giving_up_a_place_lets_the_next_one_go():
+    lock = TurnLock()
+    a, b, c = lock.take(), lock.take(), lock.take()
+    lock.release(b)  # the person behind the running one left
+    assert lock.ahead(c) == 1
+    lock.release(a)
+    assert lock.ahead(c) == 0 and len(lock) == 1
+
+
+def test_only_one_holder_at_a_time_across_threads():
+    lock, running, peak, order = TurnLock(), [0], [0], []
+
+    def worker(i):
+        ticket = lock.take()
+        try:
+            while lock.wait(ticket, timeout=0.05):
+                pass
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            order.append(i)
+            time.sleep(0.01)
+            running[0] -= 1
+        finally:
+            lock.release(ticket)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert peak[0] == 1 and sorted(order) == list(range(8)) and len(lock) == 0
