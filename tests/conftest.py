@@ -26,3 +26,58 @@ def test_models(tmp_path_factory):
     cached = os.environ.get("SEESAY_TEST_MODELS_DIR")
     out = Path(cached) if cached else tmp_path_factory.mktemp("test-models")
     return build_all(out)
+
+
+# --- the reliability report ----------------------------------------------------------------
+# Tests marked ``@pytest.mark.case(category, description)`` are bad inputs or faults. Each may call
+# the ``heard`` fixture with the message a user sees and hears. At the end of a run that tried at
+# least REPORT_MIN_CASES of them, the table is written to docs/reliability.md.
+
+REPORT = ROOT / "docs" / "reliability.md"
+REPORT_MIN_CASES = 40
+_cases: dict[str, dict] = {}
+
+
+@pytest.fixture
+def heard(request):
+    """Record what the user is told for this case: ``heard(error.spoken)``."""
+
+    def record(message: str) -> None:
+        _cases.setdefault(request.node.nodeid, {})["heard"] = " ".join(str(message).split())
+
+    return record
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    marker = item.get_closest_marker("case")
+    if marker is None or report.when != "call" and not (report.when == "setup" and report.failed):
+        return
+    entry = _cases.setdefault(item.nodeid, {})
+    entry["category"], entry["case"] = marker.args[0], marker.args[1]
+    entry["outcome"] = "passed" if report.passed else ("skipped" if report.skipped else "FAILED")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    rows = [c for c in _cases.values() if "outcome" in c]
+    if len(rows) < REPORT_MIN_CASES:
+        return
+    rows.sort(key=lambda c: (c["category"], c["case"]))
+    passed = sum(c["outcome"] == "passed" for c in rows)
+    lines = [
+        "# Reliability report",
+        "",
+        "Written by the test suite (`./seesay test`): every bad input and fault that was tried, and what",
+        "the person using SeeSay is told. Do not edit by hand.",
+        "",
+        f"{len(rows)} cases, {passed} passed.",
+        "",
+        "| area | case | outcome | what the user sees and hears |",
+        "| --- | --- | --- | --- |",
+    ]
+    for c in rows:
+        said = c.get("heard", "").replace("|", "\\|")
+        lines.append(f"| {c['category']} | {c['case']} | {c['outcome']} | {said} |")
+    REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -16,18 +16,11 @@ from tests.fakes import FakeSTT, FakeTTS, FakeVLM
 PHOTO = SimpleNamespace(key="photo-1")
 
 
-def speech_wav(seconds=1.5, rate=16000):
-    """A WAV of a voice-like signal (harmonics of 150 Hz, syllable-rate amplitude changes)."""
-    import io
+def speech_wav(text="Is the door open or closed?"):
+    """A real spoken question, from the offline voice (espeak-ng)."""
+    from core.tts import load_tts
 
-    import soundfile as sf
-
-    t = np.arange(int(rate * seconds)) / rate
-    voice = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 12))
-    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2
-    buf = io.BytesIO()
-    sf.write(buf, (0.2 * voice * envelope).astype(np.float32), rate, format="WAV")
-    return buf.getvalue()
+    return load_tts("espeak", private=True, timeout=5).synthesize(text, "en").audio
 
 
 def run(engines, question, history=(), options=AskOptions()):

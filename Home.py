@@ -1,0 +1,108 @@
+"""SeeSay's home page: what it does, how to use it without sight, model status, privacy."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from core.errors import SeeSayError
+from ui import page, resources
+from ui.render import guard
+from ui.state import session
+
+conf = page.setup("Home")
+
+st.title("SeeSay: hear what is in a photo")
+st.markdown(
+    "Take a photo or choose one, and SeeSay tells you what is in it, out loud. "
+    "Then ask about it by voice or by typing: *what does the label say?*, *is the light on?* "
+    "The answer is read aloud and shown as text. Everything runs on this SeeSay server."
+)
+
+st.header("How to use SeeSay without sight")
+st.markdown(
+    """
+- **Stop speaking** and **Play answer again** are the first two buttons on every page, at the very top.
+- **Describe a photo**: a heading and a short instruction, then the camera's **Take photo** button,
+  then **Choose a photo**, which on a phone can also open the phone's own camera.
+  SeeSay speaks a short description as soon as the photo arrives; **More detail** asks for a longer one.
+- **Ask by voice**: the photo, then **Record your question** (press again to stop),
+  or type your question and press Enter. Follow-up questions are about the same photo;
+  **New photo** starts again.
+- **History**: every question and answer of this visit, to replay, delete or download.
+- **Settings**: automatic speech on or off, speech speed, voice, private mode, answer length and
+  language, larger text, high contrast.
+
+Pages are listed in the sidebar navigation. SeeSay tells your screen reader when a photo or a
+recording has arrived, when it is thinking, and when the answer is ready.
+"""
+)
+
+st.header("Models")
+with guard():
+    if conf is None:
+        st.warning("The models cannot be loaded until the setting above is fixed.")
+    else:
+        s = session()
+        steps = [
+            ("Vision-language model (answers questions about the photo)", resources.vlm,
+             "vlm", "SEESAY_LLAVA_MODEL"),
+            ("Speech recognition (understands spoken questions)", resources.stt,
+             "stt", "SEESAY_WHISPER_MODEL"),
+            ("Voice (reads answers aloud)",
+             lambda: resources.tts(s.prefs.voice_engine(conf), s.prefs.is_private(conf)),
+             "tts", "SEESAY_TTS_ENGINE"),
+        ]
+        bar = st.progress(0, text="Loading the models. The first time this can take a few minutes.")
+        results = []
+        for i, (label, load, which, variable) in enumerate(steps):
+            bar.progress(i / len(steps), text=f"Loading: {label.split(' (')[0]}…")
+            try:
+                load()
+                results.append((label, which, variable, None))
+            except SeeSayError as error:
+                results.append((label, which, variable, error))
+        bar.empty()
+        failed = [r for r in results if r[3] is not None]
+        for label, which, variable, error in results:
+            if error is None:
+                st.success(f"{label}: ready.")
+            else:
+                st.error(f"{label}: not available. {error.spoken} The setting to change is {variable}.")
+        if failed:
+            page.announce_once("models-failed", f"{len(failed)} of SeeSay's models could not be loaded. "
+                                                "Details are under the Models heading.")
+            if any(which == "vlm" for _, which, _, _ in failed):
+                st.markdown("Without the vision-language model SeeSay cannot answer. "
+                            "Your history still works.")
+            elif any(which == "stt" for _, which, _, _ in failed):
+                st.markdown("Without speech recognition you can still type your questions.")
+            offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+            st.markdown(
+                ("This machine is set to work without the Hugging Face hub (HF_HUB_OFFLINE), so models "
+                 "cannot be downloaded. " if offline else
+                 "If this machine cannot reach the Hugging Face hub, models cannot be downloaded. ")
+                + "Point SeeSay at models on this machine instead: set SEESAY_LLAVA_MODEL to a LLaVA "
+                "folder and SEESAY_WHISPER_MODEL to a Whisper file or folder. To try SeeSay with small "
+                "test models, run `python -m core make-test-models DIR`: it builds them and prints "
+                "the export lines to use, then restart SeeSay."
+            )
+            if st.button("Try loading the models again"):
+                for _, which, _, _ in failed:
+                    resources.retry(which)
+                st.rerun()
+        else:
+            page.announce_once("models-ready", "SeeSay is ready.")
+
+st.header("Privacy")
+st.markdown(
+    """
+- Your photos, recordings and questions stay on this SeeSay server and in this browser tab only.
+  They are kept in memory for this visit, never saved to disk, and are gone when you close the tab
+  or delete them on the History page.
+- The **Google voice** (gTTS) sends the text of each answer to Google to turn it into speech.
+  The **automatic** voice uses it when it can, unless whoever runs SeeSay chose otherwise.
+- The **offline voice** and **private mode** send nothing anywhere: all speech is made on this server.
+"""
+)

@@ -1,0 +1,50 @@
+"""Describe a photo: take or choose one, hear a short description, ask for more detail."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.pipeline import DESCRIBE, DESCRIBE_DETAIL
+from ui import asking, page, widgets
+from ui.render import guard, show_answer, show_photo, show_speech
+from ui.state import session
+
+conf = page.setup("Describe a photo")
+st.title("Describe a photo")
+if conf is None:
+    st.stop()
+s = session()
+
+arrived = widgets.photo_inputs("describe")
+new_photo = False
+if arrived is not None:
+    with guard():
+        asking.take_photo(arrived)
+        new_photo = True
+
+st.header("Description")
+if s.photo is None:
+    st.markdown("No photo yet. Take or choose one above, and SeeSay describes it out loud.")
+    st.stop()
+
+photo_slot = st.empty()
+show_photo(s, s.photo.key, photo_slot)
+descriptions = [e for e in s.conversation_entries() if e.kind in ("describe", "detail")]
+for i, entry in enumerate(descriptions):
+    st.subheader("Short description" if entry.kind == "describe" else "Detailed description")
+    show_answer(entry.answer, entry.language)
+    if i == len(descriptions) - 1 and not new_photo:
+        show_speech(entry)
+
+area = st.container()
+more = st.button("More detail", help="Ask for a longer description, with any text read out word for word.")
+st.page_link("pages/2_Ask_by_voice.py", label="Ask a question about this photo")
+
+with guard(area):
+    if new_photo:
+        area.subheader("Short description")
+        asking.answer(DESCRIBE, kind="describe", target=area)
+        show_photo(s, s.photo.key, photo_slot)  # its alt text is the description now
+    elif more:
+        area.subheader("Detailed description")
+        asking.answer(DESCRIBE_DETAIL, kind="detail", max_tokens=conf.detail_answer_tokens, target=area)

@@ -1,0 +1,591 @@
+"""The Streamlit app, driven headless with AppTest on the tiny real models (and a few pure parts).
+
+Model tests run the real pipeline: tiny random-weight LLaVA (its words are noise: never asserted),
+real Whisper tiny.en, the offline voice. What is checked is what a person gets: the answer on the
+page as escaped text with its language, clips handed to the player, announcements, errors shown
+(never a traceback) with the photo, the typed question and the history kept.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HOME = str(ROOT / "Home.py")
+DESCRIBE, ASK, HISTORY, SETTINGS = ("pages/1_Describe_a_photo.py", "pages/2_Ask_by_voice.py",
+                                    "pages/3_History.py", "pages/4_Settings.py")
+TIMEOUT = 180  # seconds per script run: the first run loads the models
+NORMAL_TOKENS, DETAIL_TOKENS = 12, 20  # small: random weights, fast tests
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def jpeg(color=(200, 40, 40), size=(96, 64)) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def png(color=(20, 160, 60)) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (80, 80), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def wav(samples: np.ndarray, rate: int = 16000) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def spoken_question() -> bytes:
+    """A real spoken question: the offline voice (espeak-ng) reading it, as WAV."""
+    from core.tts import load_tts
+
+    speech = load_tts("espeak", private=True, timeout=5).synthesize("What colour is the car?", "en")
+    assert speech.mime == "audio/wav"
+    return speech.audio
+
+
+def session(at):
+    return at.session_state["seesay"]
+
+
+def sent(at, kind):
+    return [c for c in session(at).sent if c["type"] == kind]
+
+
+def announced(at) -> list[str]:
+    return [c["text"] for c in sent(at, "announce")]
+
+
+def button(at, label):
+    matches = [b for b in at.button if b.label == label]
+    assert matches, f"no button {label!r}; buttons: {[b.label for b in at.button]}"
+    return matches[0]
+
+
+def answers_html(at) -> list[str]:
+    return [h.value for h in at.get("html") if 'class="seesay-answer"' in h.value]
+
+
+def assert_no_crash(at):
+    assert not at.exception, [e.value for e in at.exception]
+    assert not any("Traceback" in e.value for e in at.error)
+
+
+@pytest.fixture
+def app_env(monkeypatch, test_models):
+    """Point SeeSay at the tiny local models; engines stay cached between tests that agree."""
+    monkeypatch.setenv("SEESAY_LLAVA_MODEL", str(test_models.llava))
+    monkeypatch.setenv("SEESAY_WHISPER_MODEL", str(test_models.whisper_tiny_en))
+    monkeypatch.setenv("SEESAY_STT_ENGINE", "openai-whisper")
+    monkeypatch.setenv("SEESAY_TTS_ENGINE", "offline")
+    monkeypatch.setenv("SEESAY_DEVICE", "cpu")
+    monkeypatch.setenv("SEESAY_MAX_ANSWER_TOKENS", str(NORMAL_TOKENS))
+    monkeypatch.setenv("SEESAY_DETAIL_ANSWER_TOKENS", str(DETAIL_TOKENS))
+    return test_models
+
+
+def app(page: str | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(HOME, default_timeout=TIMEOUT)
+    if page is None:
+        return at.run()
+    at.run()  # a multipage app must run once before switching pages
+    return at.switch_page(page).run()
+
+
+def with_photo(page=ASK, photo=None):
+    at = app(page)
+    at.file_uploader[0].upload("photo.png", photo or png(), "image/png")
+    at.run()
+    assert_no_crash(at)
+    assert session(at).photo is not None
+    return at
+
+
+def ask_typed(at, text):
+    s = session(at)
+    at.text_input(key=f"ask-text-{s.question_round}").input(text)
+    at.form_submit_button[0].click()
+    return at.run()
+
+
+def settings_page(at):
+    return at.switch_page(SETTINGS).run()
+
+
+# --- pure parts: no Streamlit run, no models ---------------------------------------------------
+
+def _luminance(hex_color: str) -> float:
+    r, g, b = (int(hex_color.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_contrast_formula_matches_known_values():
+    assert contrast("#000000", "#FFFFFF") == pytest.approx(21.0)
+    assert contrast("#767676", "#FFFFFF") == pytest.approx(4.54, abs=0.01)
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_theme_contrast(mode):
+    theme = tomllib.loads((ROOT / ".streamlit/config.toml").read_text())["theme"][mode]
+    bg, panel = theme["backgroundColor"], theme["secondaryBackgroundColor"]
+    for name in ("textColor", "primaryColor", "linkColor"):
+        for back in (bg, panel):
+            assert contrast(theme[name], back) >= 4.5, (mode, name, back)
+    assert contrast(theme["borderColor"], bg) >= 3.0  # input boundaries (WCAG 1.4.11)
+    for colour in ("red", "green", "blue", "yellow"):
+        assert contrast(theme[f"{colour}TextColor"], theme[f"{colour}BackgroundColor"]) >= 4.5, colour
+
+
+def test_server_config_is_locked_down():
+    conf = tomllib.loads((ROOT / ".streamlit/config.toml").read_text())
+    assert conf["server"]["enableXsrfProtection"] is True
+    assert 1 <= conf["server"]["maxUploadSize"] <= 25
+    assert conf["browser"]["gatherUsageStats"] is False
+    assert conf["client"]["toolbarMode"] == "minimal"
+    assert conf["client"]["showErrorDetails"] == "none"
+
+
+def test_answer_html_is_plain_text_with_language():
+    from ui.render import answer_html
+
+    evil = 'See ![x](http://example.com/leak) and [link](http://example.com) <script>alert(1)</script>\x07'
+    out = answer_html(evil, "es")
+    assert '<script>' not in out and "<img" not in out and "<a " not in out
+    assert html.escape("![x](http://example.com/leak)") in out
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+    assert 'lang="es"' in out and "\x07" not in out
+    assert 'dir="rtl"' in answer_html("مرحبا", "ar")
+    assert 'lang=' not in answer_html("hi", '" onmouseover="x')  # a bad code is dropped, not injected
+
+
+def test_browser_scripts_survive_dompurify():
+    """DOMPurify (Streamlit's st.html) drops a script whose text has '<' then a letter, '/' or '!'."""
+    from ui import browser
+    from ui.state import Prefs
+
+    risky = re.compile(r"<[/\w!]")
+    assert not risky.search((ROOT / "ui/assets/seesay.js").read_text())
+    for name in ("seesay.css", "large-text.css", "high-contrast.css"):
+        assert not risky.search((ROOT / "ui/assets" / name).read_text()), name
+    tag = browser.script({"commands": [{"type": "announce", "text": "</script><b>hi</b>"}]})
+    body = tag.split("<script>", 1)[1].rsplit("</script>", 1)[0]
+    assert not risky.search(body)
+    payload = json.loads(re.search(r"\}\)\((.*)\);$", body).group(1))
+    assert payload["commands"][0]["text"] == "</script><b>hi</b>"
+    css = browser.css(Prefs(large_text=True, high_contrast=True))
+    assert "font-size: 20px" in css and "#000000" in css
+
+
+def test_prefs_map_to_voice_and_token_limits():
+    from core.config import Settings
+    from ui.state import Prefs
+
+    conf = Settings(max_answer_tokens=200, detail_answer_tokens=500, tts_engine="auto")
+    assert [Prefs(length=n).max_tokens(conf) for n in ("short", "normal", "detailed")] == [100, 200, 500]
+    assert Prefs().voice_engine(conf) == "auto"
+    assert Prefs(voice="gtts").voice_engine(conf) == "gtts"
+    assert Prefs(voice="gtts", private=True).voice_engine(conf) == "offline"
+    assert Prefs(voice="gtts").voice_engine(Settings(private=True)) == "offline"
+    assert Prefs(voice="offline").voice_engine(Settings(tts_engine="espeak")) == "espeak"
+
+
+def _history_session():
+    from core.pipeline import Answer
+    from core.tts import Speech
+    from ui.state import Session
+
+    class FakePhoto:
+        key = "k1"
+        original_size = (96, 64)
+
+        def jpeg(self):
+            return jpeg()
+
+    s = Session()
+    s.set_photo(FakePhoto())
+    speech = Speech(audio=b"RIFF", mime="audio/wav", engine="espeak", language="en")
+    s.add_entry(kind="describe", photo_key="k1", answer=Answer(
+        question="Describe this photo for me.", language="en", text='A "red" <b>square</b>.', speech=speech))
+    s.add_entry(kind="typed", photo_key="k1", answer=Answer(
+        question="¿Qué dice? <script>x()</script>", language="es",
+        text="<script>alert(1)</script> ![x](http://example.com/leak)"))
+    return s
+
+
+def test_history_exports_escape_everything():
+    from ui.export import to_html, to_json
+
+    s = _history_session()
+    doc = to_html(s)
+    assert doc.startswith("<!DOCTYPE html>") and '<html lang="en">' in doc
+    assert "<script>" not in doc and "&lt;script&gt;alert(1)&lt;/script&gt;" in doc
+    assert "![x](http://example.com/leak)" in doc and "<img src=\"http" not in doc
+    assert 'lang="es"' in doc  # the Spanish answer says so
+    assert 'src="data:image/jpeg;base64,' in doc
+    assert 'alt="Photo: A &quot;red&quot; &lt;b&gt;square&lt;/b&gt;."' in doc  # the first description
+    data = json.loads(to_json(s))
+    assert [e["answer"] for e in data["entries"]][1] == "<script>alert(1)</script> ![x](http://example.com/leak)"
+    assert data["photos"]["k1"]["description"] == 'A "red" <b>square</b>.'
+
+
+def test_deleting_history_forgets_unused_photos():
+    s = _history_session()
+    first, second = (e.id for e in s.entries)
+    s.clear_photo()
+    assert s.delete_entry(first) and "k1" in s.photos
+    assert s.delete_entry(second) and not s.photos and not s.entries
+    assert not s.delete_entry(second)
+
+
+# --- the app on the tiny models ----------------------------------------------------------------
+
+@pytest.mark.models
+def test_home_shows_models_ready_and_privacy(app_env):
+    at = app()
+    assert_no_crash(at)
+    assert [t.value for t in at.title] == ["SeeSay: hear what is in a photo"]
+    assert [h.value for h in at.header][:2] == ["How to use SeeSay without sight", "Models"]
+    ready = [s.value for s in at.success]
+    assert len(ready) == 3 and all(v.endswith("ready.") for v in ready)
+    page = " ".join(m.value for m in at.markdown)
+    assert "Stop speaking" in page and "gTTS" in page and "private mode" in page
+    assert "SeeSay is ready." in announced(at)
+
+
+@pytest.mark.models
+def test_models_load_once_and_are_shared_by_sessions(app_env):
+    from ui import resources
+
+    resources.retry("settings")  # start from nothing
+    before = dict(resources.LOADS)
+    first, second = app(), app()
+    assert_no_crash(first)
+    assert_no_crash(second)
+    for key in ("settings", "vlm", "stt", ("tts", "offline", False)):
+        assert resources.LOADS[key] - before.get(key, 0) == 1, key
+    assert resources.vlm() is resources.vlm()
+    assert session(first).nonce != session(second).nonce  # two sessions, one model
+
+
+@pytest.mark.models
+def test_photo_from_camera_is_described_and_spoken(app_env):
+    at = app(DESCRIBE)
+    assert [h.value for h in at.header][0] == "Take or choose a photo"  # before the camera
+    at.camera_input[0].upload("photo.jpg", jpeg(), "image/jpeg")
+    at.run()
+    assert_no_crash(at)
+    s = session(at)
+    assert [e.kind for e in s.entries] == ["describe"]
+    entry = s.entries[0]
+    assert entry.answer and entry.question.startswith("Describe")
+    assert s.photos[s.photo.key].description == entry.answer
+    assert at.image[0].proto.imgs[0].alt == "Photo: " + entry.answer  # alt text = first description
+    clips = sent(at, "clip")
+    assert clips and all(c["play"] for c in clips) and [c["index"] for c in clips] == list(range(len(clips)))
+    says = announced(at)
+    assert says.index("Photo received.") < says.index("Answer ready.")
+    assert any(html.escape(entry.answer) in h for h in answers_html(at))
+    assert any(a.proto.alt.startswith("Play the answer") for a in at.get("audio"))
+
+    at.run()  # a rerun does not describe the same photo again
+    assert len(session(at).entries) == 1
+
+
+@pytest.mark.models
+def test_photo_from_uploader_and_more_detail(app_env):
+    at = with_photo(DESCRIBE)
+    assert [e.kind for e in session(at).entries] == ["describe"]
+    assert session(at).last_options.max_new_tokens == NORMAL_TOKENS
+    button(at, "More detail").click()
+    at.run()
+    assert_no_crash(at)
+    s = session(at)
+    assert [e.kind for e in s.entries] == ["describe", "detail"]
+    assert s.last_options.max_new_tokens == DETAIL_TOKENS
+    assert len(s.turns()) == 2  # one conversation about one photo
+
+
+@pytest.mark.models
+def test_spoken_question_is_transcribed_answered_and_drawn(app_env, spoken_question):
+    at = with_photo(ASK)
+    at.audio_input[0].upload("question.wav", spoken_question)
+    at.run()
+    assert_no_crash(at)
+    s = session(at)
+    assert [e.kind for e in s.entries] == ["voice"]
+    assert "car" in s.entries[0].question.lower()  # real Whisper tiny.en on a clear voice
+    asked = [h.value for h in at.get("html") if "You asked:" in h.value]
+    assert asked and 'lang="en"' in asked[0]
+    says = announced(at)
+    assert says.index("Recording received. Listening…") < says.index("Thinking…") < says.index("Answer ready.")
+    alt = [i.proto.imgs[0].alt for i in at.image if "Spectrogram" in i.proto.imgs[0].alt]
+    assert alt and "seconds" in alt[0] and "speech heard" in alt[0]
+
+    at.run()  # the same recording is not answered twice
+    assert len(session(at).entries) == 1
+
+
+@pytest.mark.models
+def test_typed_question_and_follow_up_keep_the_conversation(app_env):
+    at = with_photo(ASK)
+    ask_typed(at, "What is in the photo?")
+    assert_no_crash(at)
+    ask_typed(at, "And what colour is it?")
+    assert_no_crash(at)
+    s = session(at)
+    assert [e.question for e in s.entries] == ["What is in the photo?", "And what colour is it?"]
+    assert len(s.turns()) == 2 and len({e.conversation for e in s.entries}) == 1
+    assert at.text_input(key=f"ask-text-{s.question_round}").value == ""  # a fresh box
+    assert [h.value for h in at.subheader][:2] == ["Question 1", "Question 2"]
+
+    button(at, "New photo").click()
+    at.run()
+    assert session(at).photo is None and session(at).turns() == []
+    assert len(session(at).entries) == 2  # the history stays
+    assert any("cleared" in a for a in announced(at))
+
+
+@pytest.mark.models
+def test_settings_take_effect(app_env):
+    from ui import resources
+
+    at = with_photo(ASK)
+    settings_page(at)
+    assert_no_crash(at)
+    at.toggle(key="pref-auto_speak").set_value(False).run()
+    at.radio(key="pref-voice").set_value("gtts").run()
+    at.toggle(key="pref-private").set_value(True).run()
+    at.radio(key="pref-length").set_value("short").run()
+    at.selectbox(key="pref-language").set_value("es").run()
+    at.radio(key="pref-rate").set_value(1.5).run()
+    at.toggle(key="pref-large_text").set_value(True).run()
+    assert_no_crash(at)
+    styles = " ".join(h.value for h in at.get("html"))
+    assert "font-size: 20px" in styles and '"rate":1.5' in styles
+
+    at.switch_page(ASK).run()
+    ask_typed(at, "What is this?")
+    assert_no_crash(at)
+    s = session(at)
+    entry = s.entries[-1]
+    assert s.last_options.max_new_tokens == NORMAL_TOKENS // 2  # short answers
+    assert s.last_options.language == "es" and entry.language == "es"
+    assert any('lang="es"' in h for h in answers_html(at))
+    assert entry.engines.get("tts") in ("espeak", "piper", "piper+espeak")  # private: offline voice
+    assert resources.LOADS[("tts", "offline", True)] >= 1
+    assert ("tts", "gtts", True) not in resources.LOADS and ("tts", "gtts", False) not in resources.LOADS
+    clips = sent(at, "clip")
+    assert clips and not any(c["play"] for c in clips)  # not spoken automatically...
+    assert entry.speech  # ...but there to play
+    assert any(a.proto.alt.startswith("Play the answer") for a in at.get("audio"))
+
+
+@pytest.mark.models
+def test_bad_photo_is_refused_and_the_old_photo_kept(app_env):
+    at = with_photo(DESCRIBE)
+    key, entries = session(at).photo.key, len(session(at).entries)
+    at.file_uploader[0].upload("photo.jpg", b"this is not a photo", "image/jpeg")
+    at.run()
+    assert_no_crash(at)
+    assert at.error and "photo" in at.error[0].value.lower()
+    s = session(at)
+    assert s.photo.key == key and len(s.entries) == entries
+    assert at.error[0].value in announced(at)
+    assert any(c["kind"] == "message" and c["play"] for c in sent(at, "clip"))  # and spoken
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("recording, words", [
+    (b"", "recording"),
+    (wav(np.zeros(0)), "recording"),
+    (wav(np.zeros(32000)), "hear"),
+])
+def test_unusable_recordings_are_explained(app_env, recording, words):
+    at = with_photo(ASK)
+    ask_typed(at, "What is it?")
+    at.audio_input[0].upload("question.wav", recording)
+    at.run()
+    assert_no_crash(at)
+    assert at.error and words in at.error[0].value.lower()
+    assert at.error[0].value in announced(at)
+    s = session(at)
+    assert s.photo is not None and len(s.entries) == 1 and len(s.turns()) == 1
+
+
+@pytest.mark.models
+def test_silent_recording_still_gets_its_text_alternative(app_env):
+    at = with_photo(ASK)
+    at.audio_input[0].upload("question.wav", wav(np.zeros(32000)))
+    at.run()
+    assert at.error
+    assert any("no speech heard" in m.value for m in at.markdown)
+
+
+@pytest.mark.models
+def test_empty_typed_question_keeps_photo_and_history(app_env):
+    at = with_photo(ASK)
+    ask_typed(at, "What is it?")
+    s = session(at)
+    box = f"ask-text-{s.question_round}"
+    ask_typed(at, "   ")
+    assert_no_crash(at)
+    assert at.error and "empty" in at.error[0].value
+    assert len(session(at).entries) == 1 and session(at).photo is not None
+    assert at.text_input(key=box).value == "   "  # the typed text stays in the box
+
+
+@pytest.mark.models
+def test_missing_model_folder_is_explained_everywhere(app_env, monkeypatch, tmp_path):
+    from ui import resources
+
+    monkeypatch.setenv("SEESAY_LLAVA_MODEL", str(tmp_path / "no-such-model"))
+    resources.retry("settings")
+    try:
+        at = app()
+        assert_no_crash(at)
+        problems = [e.value for e in at.error]
+        assert len(problems) == 1 and "SEESAY_LLAVA_MODEL" in problems[0]
+        assert len(at.success) == 2  # speech recognition and voice still work
+        assert any("make-test-models" in m.value for m in at.markdown)
+
+        at.switch_page(DESCRIBE).run()
+        at.camera_input[0].upload("photo.jpg", jpeg(), "image/jpeg")
+        at.run()
+        assert_no_crash(at)
+        assert at.error and session(at).photo is not None  # the photo is kept for later
+        at.switch_page(HISTORY).run()
+        assert_no_crash(at)
+        assert not at.error
+    finally:
+        monkeypatch.undo()
+        resources.retry("settings")
+
+
+def test_wrong_setting_is_shown_on_every_page(monkeypatch):
+    from ui import resources
+
+    monkeypatch.setenv("SEESAY_DEVICE", "gpu")
+    resources.retry("settings")
+    try:
+        at = app()
+        for page in (None, DESCRIBE, ASK, HISTORY, SETTINGS):
+            if page:
+                at.switch_page(page).run()
+            assert_no_crash(at)
+            assert at.error and "SEESAY_DEVICE" in at.error[0].value, page
+    finally:
+        monkeypatch.undo()
+        resources.retry("settings")
+
+
+@pytest.mark.models
+def test_a_bug_gets_a_short_apology_not_a_traceback(app_env, monkeypatch):
+    from ui import asking
+    from ui.render import BUG_MESSAGE
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("internal detail that must not reach the page")
+
+    at = with_photo(ASK)
+    monkeypatch.setattr(asking, "answer", broken)
+    ask_typed(at, "What is it?")
+    assert_no_crash(at)
+    assert [e.value for e in at.error] == [BUG_MESSAGE]
+    assert "internal detail" not in " ".join(str(x.value) for x in at.main if hasattr(x, "value"))
+
+
+@pytest.mark.models
+def test_history_replay_delete_and_download(app_env):
+    at = with_photo(ASK)
+    ask_typed(at, "What is it?")
+    s = session(at)
+    s.entries[-1].answer = "<script>alert(1)</script> ![x](http://example.com/leak) [a](http://x.y)"
+    ask_typed(at, "Anything else?")
+    at.switch_page(HISTORY).run()
+    assert_no_crash(at)
+    assert [t.value for t in at.title] == ["History"]
+    shown = " ".join(answers_html(at))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; ![x](http://example.com/leak)" in shown
+    assert "<script>alert" not in shown
+    assert len([a for a in at.get("audio") if a.proto.alt.startswith("Play the answer")]) == 2
+    assert [d.label for d in at.get("download_button")] == ["Download as a web page (HTML)",
+                                                           "Download as data (JSON)"]
+    images = [i.proto.imgs[0].alt for i in at.image]
+    assert images == ["Your photo. It has not been described yet."]
+
+    first = session(at).entries[0].id
+    at.button(key=f"delete-{first}").click().run()
+    assert_no_crash(at)
+    assert [e.question for e in session(at).entries] == ["Anything else?"]
+    assert at.success and "Deleted" in at.success[0].value
+    assert "Deleted that question and answer." in announced(at)
+
+    button(at, "Delete all history").click().run()
+    assert at.warning and "cannot be undone" in at.warning[0].value
+    assert any(a.startswith("Delete all 1 questions") for a in announced(at))
+    button(at, "Yes, delete everything").click().run()
+    assert_no_crash(at)
+    assert session(at).entries == [] and session(at).photo is None
+    assert "Deleted everything" in at.success[0].value
+    assert any(a.startswith("Deleted everything") for a in announced(at))
+
+
+def test_streamlit_serves_the_app_headless(tmp_path):
+    """`streamlit run Home.py --server.headless true` starts and answers its health check."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                    assert r.read() == b"ok"
+                    break
+            except OSError:
+                assert proc.poll() is None, "streamlit exited"
+                assert time.monotonic() < deadline, "no health answer within 60 s"
+                time.sleep(0.5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            assert r.status == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,13 @@
+"""The app side of SeeSay: everything the Streamlit pages share.
+
+* ``resources``  the engines, loaded once per process (the only ``st.cache_resource`` factories)
+* ``state``      what one browser session holds: photo, conversation, history, preferences
+* ``browser``    the JavaScript side: live region (announcer), audio player, button labels, CSS
+* ``render``     plain-text answers, photos, errors
+* ``asking``     runs ``core.pipeline.ask`` and puts its events on the page
+* ``export``     the history as an HTML document and as JSON
+* ``page``       what every page does first
+
+``core`` never imports this package; this package is the only one that imports Streamlit
+besides the pages themselves.
+"""

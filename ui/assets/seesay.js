@@ -1,0 +1,248 @@
+/* SeeSay's browser side: one live region, one audio player, better labels.
+ *
+ * Streamlit rebuilds its own elements on every rerun, so everything here is created once in
+ * document.body, outside Streamlit's React tree, and only updated afterwards. Python sends
+ * commands (announce, clip, config) through SeeSay.run(); every command has an id and an id is
+ * never done twice, so a rerun that resends old commands changes nothing.
+ *
+ * Stable ids (browser tests rely on them):
+ *   #seesay-player   the bar at the top of the page (a labelled region, first in tab order)
+ *   #seesay-stop     "Stop speaking"
+ *   #seesay-replay   "Play answer again"
+ *   #seesay-audio    the one audio element, reused for every clip (iPhone needs that)
+ *   #seesay-status   the live region (role=status, aria-live=polite)
+ *
+ * This file is inserted with st.html: DOMPurify removes a script whose text has a less-than
+ * sign directly followed by a letter, a slash or an exclamation mark, so keep a space after
+ * every less-than comparison and build no markup from strings.
+ */
+(function () {
+  "use strict";
+  var VERSION = 1;
+  if (window.SeeSay && window.SeeSay.version === VERSION) {
+    return;
+  }
+  // A tenth of a second of silence: played on a tap so iPhone Safari lets this element speak later.
+  var SILENCE = "__SEESAY_SILENCE__";  // a data: URL, filled in by ui/browser.py
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]); });
+    if (text) { node.textContent = text; }
+    return node;
+  }
+
+  // --- the live region ------------------------------------------------------------------------
+  var status = document.getElementById("seesay-status");
+  if (!status) {
+    status = el("div", {id: "seesay-status", role: "status", "aria-live": "polite",
+                        "aria-atomic": "true", "class": "seesay-visually-hidden"});
+    document.body.appendChild(status);
+  }
+  var pending = [];
+  var speaking = false;
+
+  function nextAnnouncement() {
+    var text = pending.shift();
+    if (text === undefined) { speaking = false; return; }
+    speaking = true;
+    // Clear first, then set after a pause, so the same words twice in a row are read twice;
+    // keep each message a moment so a quick second one does not replace it unread.
+    status.textContent = "";
+    setTimeout(function () {
+      status.textContent = text;
+      setTimeout(nextAnnouncement, 1200);
+    }, 120);
+  }
+
+  function announce(text) {
+    pending.push(text);
+    if (!speaking) { nextAnnouncement(); }
+  }
+
+  // --- the player bar ---------------------------------------------------------------------------
+  var bar = document.getElementById("seesay-player");
+  if (!bar) {
+    bar = el("div", {id: "seesay-player", role: "region", "aria-label": "Answer voice"});
+    var stopButton = el("button", {id: "seesay-stop", type: "button"}, "Stop speaking");
+    var replayButton = el("button", {id: "seesay-replay", type: "button"}, "Play answer again");
+    var audioElement = el("audio", {id: "seesay-audio", preload: "auto",
+                                    "aria-label": "SeeSay answer voice"});
+    bar.appendChild(stopButton);
+    bar.appendChild(replayButton);
+    bar.appendChild(audioElement);
+    document.body.insertBefore(bar, document.body.firstChild);  // first in tab order
+  }
+  var audio = document.getElementById("seesay-audio");
+
+  var player = {
+    queue: [],          // sources still to play, in order
+    playing: null,      // the clip now playing: {answer, src, silent}
+    answer: null,       // id of the answer being spoken
+    last: {id: null, clips: []},  // the last answer's clips, for "Play answer again"
+    rate: 1,
+    blockedFor: null    // answer whose autoplay the browser refused (said once)
+  };
+
+  function applyRate() {
+    audio.defaultPlaybackRate = player.rate;
+    audio.playbackRate = player.rate;
+    // Faster speech must not sound like a cartoon.
+    audio.preservesPitch = true;
+    audio.mozPreservesPitch = true;
+    audio.webkitPreservesPitch = true;
+  }
+
+  function playNext() {
+    var next = player.queue.shift();
+    if (!next) {
+      player.playing = null;
+      return;
+    }
+    player.playing = next;
+    audio.src = next.src;
+    applyRate();
+    var started = audio.play();
+    if (started && started.catch) {
+      started.catch(function (error) {
+        if (error && error.name === "NotAllowedError" && !next.silent) {
+          // Autoplay refused (no tap yet): say how to hear it instead of failing silently.
+          player.queue = [];
+          player.playing = null;
+          if (player.blockedFor !== next.answer) {
+            player.blockedFor = next.answer;
+            announce("Your browser did not let SeeSay speak by itself. " +
+                     "Press Play answer again, at the top of the page, to hear it.");
+          }
+        } else if (error && error.name !== "AbortError") {
+          playNext();
+        }
+      });
+    }
+  }
+
+  function stop() {
+    player.queue = [];
+    player.playing = null;
+    player.answer = null;
+    audio.pause();
+    audio.removeAttribute("src");
+    audio.load();
+  }
+
+  function idle() {
+    return (audio.paused || audio.ended) && player.queue.length === 0;
+  }
+
+  function addClip(cmd) {
+    if (cmd.kind === "answer") {
+      if (player.last.id !== cmd.answer) { player.last = {id: cmd.answer, clips: []}; }
+      player.last.clips[cmd.index] = cmd.src;
+    }
+    if (!cmd.play) { return; }
+    if (player.answer !== cmd.answer) {
+      stop();  // a new answer (or message) replaces whatever was being said
+      player.answer = cmd.answer;
+    }
+    player.queue.push({answer: cmd.answer, src: cmd.src, silent: false});
+    if (!player.playing || player.playing.silent || idle()) {
+      if (player.playing && player.playing.silent) { audio.pause(); }
+      playNext();
+    }
+  }
+
+  function replay() {
+    var clips = player.last.clips.filter(function (src) { return !!src; });
+    if (!clips.length) {
+      announce("There is no answer to play yet.");
+      return;
+    }
+    stop();
+    player.answer = player.last.id;
+    player.blockedFor = null;
+    player.queue = clips.map(function (src) { return {answer: player.last.id, src: src, silent: false}; });
+    playNext();
+  }
+
+  audio.addEventListener("ended", playNext);
+  audio.addEventListener("error", function () { if (player.playing) { playNext(); } });
+  document.getElementById("seesay-stop").addEventListener("click", function () {
+    stop();
+    announce("Stopped.");
+  });
+  document.getElementById("seesay-replay").addEventListener("click", replay);
+
+  // iPhone Safari lets an audio element play by itself only after it played during a tap.
+  // Every tap or key press while nothing is playing plays a moment of silence on it.
+  function unlock(event) {
+    if (bar.contains(event.target) || !idle()) { return; }
+    if (event.type === "keydown" && event.key !== "Enter" && event.key !== " ") { return; }
+    player.playing = {answer: null, src: SILENCE, silent: true};
+    audio.src = SILENCE;
+    var started = audio.play();
+    if (started && started.catch) { started.catch(function () {}); }
+  }
+  document.addEventListener("click", unlock, true);
+  document.addEventListener("keydown", unlock, true);
+
+  // --- names for Streamlit's unlabelled buttons --------------------------------------------------
+  var LABELS = [
+    // st.camera_input: its label is hidden from screen readers; the button says "Take Photo".
+    {selector: "[data-testid='stCameraInputButton']", byText: {"take photo": "Take photo",
+                                                              "clear photo": "Clear photo"}},
+    // st.audio_input: a bare "Record" icon button.
+    {selector: "[data-testid='stAudioInputActionButton']", byLabel: {
+      "Record": "Record your question", "Stop recording": "Stop recording",
+      "Play": "Play your recording", "Pause": "Pause your recording"}}
+  ];
+
+  function fixLabels() {
+    LABELS.forEach(function (rule) {
+      document.querySelectorAll(rule.selector).forEach(function (node) {
+        var wanted = null;
+        if (rule.byText) {
+          wanted = rule.byText[(node.textContent || "").trim().toLowerCase()] || null;
+        } else {
+          wanted = rule.byLabel[node.getAttribute("aria-label")] || null;
+        }
+        if (wanted && node.getAttribute("aria-label") !== wanted) {
+          node.setAttribute("aria-label", wanted);
+        }
+      });
+    });
+    // The uploader's drop zone is a presentation element that takes focus (axe:
+    // presentation-role-conflict); its "Browse files" button is what people use.
+    document.querySelectorAll("[data-testid='stFileUploaderDropzone'][role='presentation']").forEach(
+      function (node) { node.removeAttribute("role"); });
+  }
+
+  var scheduled = false;
+  new MutationObserver(function () {
+    if (scheduled) { return; }
+    scheduled = true;
+    requestAnimationFrame(function () { scheduled = false; fixLabels(); });
+  }).observe(document.body, {subtree: true, childList: true, attributes: true,
+                             attributeFilter: ["aria-label"]});
+  fixLabels();
+
+  // --- commands from Python ---------------------------------------------------------------------
+  var done = {};
+
+  function run(payload) {
+    if (payload.config) {
+      if (typeof payload.config.rate === "number") { player.rate = payload.config.rate; applyRate(); }
+    }
+    (payload.commands || []).forEach(function (cmd) {
+      if (done[cmd.id]) { return; }
+      done[cmd.id] = true;
+      if (cmd.type === "announce") { announce(cmd.text); }
+      else if (cmd.type === "clip") { addClip(cmd); }
+      else if (cmd.type === "stop") { stop(); }
+    });
+  }
+
+  window.SeeSay = {version: VERSION, run: run, announce: announce, stop: stop, replay: replay,
+                   player: player};
+  (window.SeeSayPending || []).forEach(run);
+  window.SeeSayPending = [];
+})();

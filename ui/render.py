@@ -1,0 +1,143 @@
+"""Putting answers, photos and errors on the page.
+
+Answers are the model's words and are shown as plain text only: escaped, inside an element with
+``lang`` (and ``dir="rtl"`` for right-to-left languages), never as Markdown or HTML. A link,
+an image or a script in an answer appears as the characters it is made of.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import re
+from typing import Iterator, Optional
+
+import streamlit as st
+
+from core.errors import SeeSayError
+
+from . import browser
+from .state import Entry, Session, session
+
+__all__ = ["plain", "lang_attrs", "answer_html", "question_html", "show_answer", "show_question",
+           "show_photo", "show_speech", "show_error", "guard", "BUG_MESSAGE"]
+
+log = logging.getLogger(__name__)
+
+BUG_MESSAGE = ("Sorry, something went wrong inside SeeSay. Your photo and your questions are kept. "
+               "Please try again.")
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+
+
+def lang_attrs(language: str) -> str:
+    """`` lang="xx"`` (and `` dir="rtl"``) for an element holding text in ``language``."""
+    from core.language import is_right_to_left
+
+    code = language if _LANG_TAG.match(language or "") else ""
+    if not code:
+        return ""
+    code = code.replace("_", "-")
+    attrs = f' lang="{html.escape(code)}"'
+    if is_right_to_left(code):
+        attrs += ' dir="rtl"'
+    return attrs
+
+
+def plain(text: str) -> str:
+    """``text`` escaped for HTML, without control characters (a model can emit them)."""
+    return html.escape(_CONTROL.sub("", text))
+
+
+def answer_html(text: str, language: str, *, element_id: str = "") -> str:
+    id_attr = f' id="{html.escape(element_id)}"' if element_id else ""
+    return f'<div class="seesay-answer"{id_attr}{lang_attrs(language)}>{plain(text)}</div>'
+
+
+def question_html(text: str, language: str) -> str:
+    return (f'<p class="seesay-question">You asked: '
+            f'<span{lang_attrs(language)}>{plain(text)}</span></p>')
+
+
+def show_answer(text: str, language: str, target=None, *, element_id: str = "") -> None:
+    (target or st).html(answer_html(text, language, element_id=element_id))
+
+
+def show_question(text: str, language: str, target=None) -> None:
+    (target or st).html(question_html(text, language))
+
+
+def show_photo(s: Session, key: str, target=None) -> None:
+    record = s.photos.get(key)
+    if record is not None:
+        (target or st).image(record.jpeg, alt=s.alt_text(key), width="content")
+
+
+def show_speech(entry: Entry, target=None, *, label: str = "Play the answer") -> None:
+    """The visible, labelled Play control for an answer (the fallback to the player bar)."""
+    if entry.speech:
+        (target or st).audio(entry.speech, format=entry.speech_mime or "audio/wav",
+                             alt=f"{label}: {_short(entry.answer)}")
+    elif entry.speech_error:
+        (target or st).caption(entry.speech_error)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def show_error(error: SeeSayError, target=None) -> None:
+    """Show, announce and speak a user-facing error. The page keeps everything else."""
+    (target or st).error(error.spoken)
+    browser.announce(error.spoken)
+    s = session()
+    if s.prefs.auto_speak:
+        speak_message(error.spoken)
+
+
+def speak_message(text: str) -> None:
+    """Say a message with the session's voice, or the offline voice if that fails."""
+    from . import resources
+
+    s = session()
+    try:
+        conf = resources.settings()
+    except SeeSayError:
+        return
+    names = [s.prefs.voice_engine(conf), "offline"]
+    for name in dict.fromkeys(names):
+        try:
+            speech = resources.tts(name, s.prefs.is_private(conf)).synthesize(text, "en")
+        except SeeSayError:
+            continue
+        except Exception:  # a voice bug must not hide the error it was reading out
+            log.exception("voice %s failed on a message", name)
+            continue
+        browser.play(speech.audio, speech.mime, answer=f"message-{s.nonce}-{s.next_id}-{len(s.sent)}",
+                     index=0, autoplay=True, kind="message")
+        return
+
+
+@contextlib.contextmanager
+def guard(target=None) -> Iterator[None]:
+    """Turn a SeeSayError into a shown, spoken message and a bug into a short apology.
+
+    Streamlit's own control flow (rerun, stop) passes through: it is a BaseException.
+    """
+    try:
+        yield
+    except SeeSayError as error:
+        show_error(error, target)
+    except Exception:
+        log.exception("bug on a SeeSay page")
+        (target or st).error(BUG_MESSAGE)
+        browser.announce(BUG_MESSAGE)
+
+
+def current_entry(s: Optional[Session] = None) -> Optional[Entry]:
+    s = s or session()
+    entries = s.conversation_entries()
+    return entries[-1] if entries else None

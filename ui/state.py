@@ -1,0 +1,222 @@
+"""What one browser session holds, kept in ``st.session_state`` (never on disk).
+
+One :class:`Session` per browser tab: the current photo, every question and answer (the history),
+and the person's preferences. The conversation about the current photo is not stored twice: it is
+the history entries of the current conversation, so deleting an entry also removes it from what
+the model is told next.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Optional
+
+import streamlit as st
+
+if TYPE_CHECKING:
+    from core.config import Settings
+    from core.images import Photo
+
+__all__ = ["Prefs", "PhotoRecord", "Entry", "Session", "session", "digest",
+           "RATES", "VOICES", "LENGTHS", "LANGUAGES"]
+
+_KEY = "seesay"
+
+#: speech rates offered (playbackRate of the player)
+RATES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+#: voice choice -> what it means (the engine name is worked out in voice_engine())
+VOICES = {"automatic": "Automatic", "gtts": "Google voice (online)", "offline": "Offline voice"}
+#: answer length -> label
+LENGTHS = {"short": "Short", "normal": "Normal", "detailed": "Detailed"}
+#: fixed answer languages offered, ISO 639-1 -> English name ("" = follow the question)
+LANGUAGES = {"": "Same as the question", "en": "English", "es": "Spanish", "fr": "French",
+             "de": "German", "it": "Italian", "pt": "Portuguese", "nl": "Dutch", "pl": "Polish",
+             "ru": "Russian", "uk": "Ukrainian", "tr": "Turkish", "ar": "Arabic", "he": "Hebrew",
+             "hi": "Hindi", "zh": "Chinese", "ja": "Japanese", "ko": "Korean"}
+
+
+@dataclass(frozen=True)
+class Prefs:
+    """The person's choices on the Settings page, for this session only."""
+
+    auto_speak: bool = True  # play answers as soon as they are ready
+    rate: float = 1.0  # speech rate, 0.75 to 2
+    voice: str = "automatic"  # key of VOICES
+    private: bool = False  # nothing leaves the machine: offline voice only
+    length: str = "normal"  # key of LENGTHS
+    language: str = ""  # answer language code; "" = the question's language
+    large_text: bool = False
+    high_contrast: bool = False
+
+    def max_tokens(self, settings: "Settings") -> int:
+        """The answer length limit for this preference, from the operator's settings."""
+        if self.length == "short":
+            return max(1, settings.max_answer_tokens // 2)
+        if self.length == "detailed":
+            return settings.detail_answer_tokens
+        return settings.max_answer_tokens
+
+    def is_private(self, settings: "Settings") -> bool:
+        return self.private or settings.private
+
+    def voice_engine(self, settings: "Settings") -> str:
+        """The core.tts engine name for this session's voice choice."""
+        offline = settings.tts_engine if settings.tts_engine in ("piper", "espeak") else "offline"
+        if self.is_private(settings) or self.voice == "offline":
+            return offline
+        if self.voice == "gtts":
+            return "gtts"
+        return settings.tts_engine
+
+
+@dataclass
+class PhotoRecord:
+    """A photo of this session, as shown on the page and in the history."""
+
+    key: str  # core.images.Photo.key
+    jpeg: bytes  # the downscaled photo, for display and export
+    size: tuple[int, int]  # original (width, height)
+    description: str = ""  # the first description: the photo's alt text
+
+
+@dataclass
+class Entry:
+    """One question and its answer."""
+
+    id: int
+    conversation: int  # entries of one conversation are the model's history
+    photo_key: str
+    kind: str  # "describe", "detail", "voice" or "typed"
+    question: str
+    answer: str
+    language: str  # language of the answer
+    asked_at: str  # ISO time, local to the server
+    speech: Optional[bytes] = None  # the whole answer as one clip
+    speech_mime: str = ""
+    engines: dict = field(default_factory=dict)  # stage -> engine that did it
+    speech_error: str = ""
+
+
+@dataclass
+class Session:
+    nonce: str = field(default_factory=lambda: uuid.uuid4().hex[:8])  # makes clip ids unique per tab
+    photo: Optional["Photo"] = None  # the current photo (core.images.Photo)
+    conversation: int = 0  # id of the current conversation
+    photos: dict[str, PhotoRecord] = field(default_factory=dict)
+    entries: list[Entry] = field(default_factory=list)
+    next_id: int = 1
+    prefs: Prefs = field(default_factory=Prefs)
+    round: int = 0  # bumped to give the photo/question widgets fresh keys (empties them)
+    question_round: int = 0  # bumped after a typed question is answered (empties the box)
+    seen: dict[str, str] = field(default_factory=dict)  # widget key -> digest of the bytes handled
+    recording_view: Optional[tuple] = None  # (spectrogram PNG, text alternative) of the last recording
+    last_options: object = None  # the AskOptions of the last question (for tests and the log)
+    sent: list = field(default_factory=list)  # commands sent to the browser (clips without audio)
+    said: set = field(default_factory=set)  # keys of the one-time announcements already made
+    later: list = field(default_factory=list)  # announcements waiting for the next run
+    flash: str = ""  # a confirmation shown (once) at the top of the next run
+    confirm_delete_all: bool = False
+
+    # --- photo and conversation -------------------------------------------------------------
+    def set_photo(self, photo: "Photo") -> PhotoRecord:
+        """Make ``photo`` the current one: a new photo starts a new conversation."""
+        self.photo = photo
+        self.conversation += 1
+        record = self.photos.get(photo.key)
+        if record is None:
+            record = PhotoRecord(photo.key, photo.jpeg(), tuple(photo.original_size))
+            self.photos[photo.key] = record
+        return record
+
+    def clear_photo(self) -> None:
+        """"New photo": forget the current photo and conversation (the history stays)."""
+        self.photo = None
+        self.conversation += 1
+        self.round += 1
+
+    @property
+    def record(self) -> Optional[PhotoRecord]:
+        return self.photos.get(self.photo.key) if self.photo is not None else None
+
+    def conversation_entries(self) -> list[Entry]:
+        return [e for e in self.entries if e.conversation == self.conversation]
+
+    def turns(self) -> list:
+        """The conversation so far, as core.vlm.Turn objects for the model."""
+        from core.vlm import Turn
+
+        return [Turn(e.question, e.answer) for e in self.conversation_entries()]
+
+    def add_entry(self, *, kind: str, answer, photo_key: str) -> Entry:
+        """Record an answered question (``answer`` is a core.pipeline.Answer)."""
+        entry = Entry(
+            id=self.next_id, conversation=self.conversation, photo_key=photo_key, kind=kind,
+            question=answer.question, answer=answer.text, language=answer.language,
+            asked_at=dt.datetime.now().isoformat(timespec="seconds"),
+            speech=answer.speech.audio if answer.speech is not None else None,
+            speech_mime=answer.speech.mime if answer.speech is not None else "",
+            engines=dict(answer.engines), speech_error=answer.speech_error,
+        )
+        self.next_id += 1
+        self.entries.append(entry)
+        record = self.photos.get(photo_key)
+        if record is not None and not record.description and kind in ("describe", "detail"):
+            record.description = answer.text
+        return entry
+
+    # --- history ------------------------------------------------------------------------------
+    def delete_entry(self, entry_id: int) -> bool:
+        before = len(self.entries)
+        self.entries = [e for e in self.entries if e.id != entry_id]
+        self._forget_unused_photos()
+        return len(self.entries) != before
+
+    def delete_all(self) -> int:
+        """Forget every question, answer and photo of this session; returns how many entries."""
+        count = len(self.entries)
+        self.entries = []
+        self.photo = None
+        self.photos = {}
+        self.conversation += 1
+        self.round += 1
+        self.recording_view = None
+        return count
+
+    def _forget_unused_photos(self) -> None:
+        used = {e.photo_key for e in self.entries}
+        if self.photo is not None:
+            used.add(self.photo.key)
+        self.photos = {k: v for k, v in self.photos.items() if k in used}
+
+    def alt_text(self, key: str) -> str:
+        record = self.photos.get(key)
+        if record is not None and record.description:
+            return "Photo: " + record.description
+        return "Your photo. It has not been described yet."
+
+    # --- widgets --------------------------------------------------------------------------------
+    def is_new(self, widget: str, data: bytes) -> bool:
+        """True the first time these bytes come from this widget; remembers them."""
+        d = digest(data)
+        if self.seen.get(widget) == d:
+            return False
+        self.seen[widget] = d
+        return True
+
+    def set_prefs(self, **changes) -> None:
+        self.prefs = dataclasses.replace(self.prefs, **changes)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def session() -> Session:
+    """This browser session's state, created on first use."""
+    if _KEY not in st.session_state:
+        st.session_state[_KEY] = Session()
+    return st.session_state[_KEY]

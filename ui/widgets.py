@@ -1,0 +1,60 @@
+"""Inputs shared by the pages: the photo inputs and the conversation view."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import streamlit as st
+
+from .render import show_answer, show_question, show_speech
+from .state import Entry, Session, session
+
+__all__ = ["PHOTO_TYPES", "photo_inputs", "show_entry", "flash"]
+
+#: what the uploader accepts; phones offer their own camera for these
+PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "heic", "heif", "bmp", "tiff", "tif"]
+
+
+def photo_inputs(page: str, heading: str = "Take or choose a photo") -> Optional[bytes]:
+    """A heading, an instruction, the camera and the uploader.
+
+    Streamlit hides the camera's label from screen readers, so the visible heading and the
+    instruction come right before it. Returns the bytes of a photo that has just arrived (each
+    photo once), or None.
+    """
+    s = session()
+    st.header(heading)
+    st.markdown(
+        "Hold the phone about an arm's length from what you want to know about, then press "
+        "**Take photo** (the camera starts after your browser asks for permission). "
+        "Or press **Browse files** under *Choose a photo* to pick a picture; on a phone this can "
+        "also open the phone's own camera, which uses the back lens."
+    )
+    camera_key, upload_key = f"{page}-camera-{s.round}", f"{page}-upload-{s.round}"
+    shot = st.camera_input("Camera", key=camera_key)
+    upload = st.file_uploader("Choose a photo", type=PHOTO_TYPES, key=upload_key,
+                              help="JPEG, PNG, WebP, GIF, HEIC, BMP or TIFF.")
+    for key, value in ((camera_key, shot), (upload_key, upload)):
+        if value is not None:
+            data = value.getvalue()
+            if s.is_new(key, data):
+                return data
+    return None
+
+
+def show_entry(entry: Entry, *, number: int, heading: str = "", play: bool = True) -> None:
+    """One question and answer: a heading, "You asked: …", the answer, its Play control."""
+    from core.language import detect_language
+
+    st.subheader(heading or f"Question {number}")
+    show_question(entry.question, detect_language(entry.question))
+    show_answer(entry.answer, entry.language)
+    if play:
+        show_speech(entry)
+
+
+def flash(s: Session) -> None:
+    """Show (once) the confirmation left by a button's callback."""
+    if s.flash:
+        st.success(s.flash)
+        s.flash = ""
