@@ -28,6 +28,7 @@ __all__ = [
     "decode_audio",
     "check_speech",
     "require_speech",
+    "loudness_words",
     "log_mel",
     "mel_filters",
     "spectrogram_png",
@@ -88,7 +89,9 @@ def decode_audio(data: bytes, *, max_seconds: float, min_seconds: float) -> Reco
         raise AudioError("The recording is empty: no sound arrived.", _TRY_AGAIN)
     found = _sniff(data)
     if found is None:
-        raise AudioError("SeeSay could not read this recording: it is not a sound file SeeSay knows.", _TRY_AGAIN)
+        raise AudioError(
+            "SeeSay could not read this recording: it is not a sound file SeeSay knows.", _TRY_AGAIN
+        )
     demuxer, source_format = found
     samples = _decode(data, demuxer, max_seconds)
     if samples.size == 0:
@@ -284,7 +287,7 @@ def check_speech(samples: np.ndarray) -> SpeechCheck:
         (energy_db > FRAME_GATE_DBFS)
         & (energy_db > floor + ABOVE_FLOOR_DB)
         & (band_share > MIN_VOICE_SHARE)
-        
+        & (flatness < MAX_FLATNESS)
     )
     voiced_count = int(voiced.sum())
     has_speech = voiced_count * FRAME / SAMPLE_RATE >= MIN_VOICE_SECONDS
@@ -308,7 +311,8 @@ def require_speech(recording: Recording) -> SpeechCheck:
         )
     if check.rms_dbfs < QUIET_DBFS:
         raise NoSpeechError(
-            f"{opening} It was very quiet.", "Please hold the phone closer and try again, or type your question."
+            f"{opening} It was very quiet.",
+            "Please hold the phone closer and try again, or type your question.",
         )
     raise NoSpeechError(
         f"{opening} It sounded like noise, not a voice.",

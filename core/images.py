@@ -53,6 +53,7 @@ _ORIENTATION = {
 _EXIF_ORIENTATION_TAG = 0x0112
 
 _AGAIN = "Please take the photo again, or choose another picture."
+_CHOOSE = "Please choose a photo, or take one with the camera."
 
 _heif_lock = threading.Lock()
 _heif_registered = False
@@ -136,7 +137,7 @@ def load_photo(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int) -
     return Photo(image=rgb, original_size=original_size, format=fmt, key=key)
 
 
-# --- steps -------------------------------------------------------------------------------------
+# --- steps ---------------------------------------------------------------------------------------
 
 
 def _register_heif() -> None:
@@ -181,7 +182,8 @@ def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int) -> ImageErro
     if size is None:
         said = "The picture is far too large to open."
     else:
-        said = f"The picture is too large: {size[0]} by {size[1]} pixels, {size[0] * size[1] / 1e6:.0f} megapixels."
+        megapixels = size[0] * size[1] / 1e6
+        said = f"The picture is too large: {size[0]} by {size[1]} pixels, {megapixels:.0f} megapixels."
     return ImageError(f"{said} {limit}", "Please choose a smaller photo, or take a new one with the camera.")
 
 
@@ -254,15 +256,19 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 
+# ISO media brands of still pictures (HEIF, AVIF); any other "ftyp" file is a video or a sound
+_PICTURE_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
+
+
 def _not_a_photo(data: bytes) -> ImageError:
     what = _describe_file(data)
     if what:
-        return ImageError(f"This file is {what}, not a photo.", "Please choose a photo, or take one with the camera.")
+        return ImageError(f"This file is {what}, not a photo.", _CHOOSE)
     if _looks_like_jpeg_or_png(data):
         return ImageError(
             "The photo could not be read. The file may be damaged, or only part of it arrived.", _AGAIN
         )
-    return ImageError("This file is not a picture SeeSay can read.", "Please choose a photo, or take one with the camera.")
+    return ImageError("This file is not a picture SeeSay can read.", _CHOOSE)
 
 
 def _looks_like_jpeg_or_png(data: bytes) -> bool:
@@ -281,7 +287,7 @@ def _describe_file(data: bytes) -> str:
         brand = head[8:12]
         if brand in (b"M4A ", b"M4B "):
             return "a sound recording"
-        if brand not in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis"):
+        if brand not in _PICTURE_BRANDS:
             return "a video"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in data[:4096].lower()):

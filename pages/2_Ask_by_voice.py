@@ -66,14 +66,18 @@ for i, entry in enumerate(entries, start=1):
 
 if question is not None:
     kind, value = question
+    entry = None
     area = st.container()
     area.subheader(f"Question {len(entries) + 1}")
     with guard(area):
         if kind == "voice":
             asking.hear_recording(value)
         entry = asking.answer(value, kind=kind, target=area)
-        if entry is not None and kind == "typed":
-            s.question_round += 1  # an empty box for the next question (kept after an error)
+    if entry is not None and kind == "typed":
+        # An empty box for the next question (after an error the text stays to be corrected).
+        # The page is drawn again from the session: the answer and its speech carry on.
+        s.question_round += 1
+        st.rerun()
 
 # --- the recording, as a picture with a text alternative ----------------------------------------
 if s.recording_view is not None:

@@ -12,6 +12,8 @@ import io
 import shutil
 import struct
 import subprocess
+import sys
+from pathlib import Path
 
 import av
 import numpy as np
@@ -39,7 +41,7 @@ LIMITS = dict(max_seconds=60.0, min_seconds=0.5)
 QUESTION = "What colour is the car?"
 
 
-# --- making recordings -------------------------------------------------------------------------------
+# --- making recordings ---------------------------------------------------------------------------
 
 
 def tone(seconds: float, rate: int, freq: float = 440.0, amplitude: float = 0.5) -> np.ndarray:
@@ -97,11 +99,16 @@ def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
 
 
+def espeak_wav() -> bytes:
+    assert shutil.which("espeak-ng"), "espeak-ng is a SeeSay system dependency (apt-get install espeak-ng)"
+    done = subprocess.run(["espeak-ng", "--stdout", QUESTION], capture_output=True, check=True, timeout=30)
+    return done.stdout
+
+
 @pytest.fixture(scope="module")
 def spoken() -> np.ndarray:
     """espeak-ng saying a question, decoded by decode_audio (espeak's stdout WAV has placeholder sizes)."""
-    assert shutil.which("espeak-ng"), "espeak-ng is a SeeSay system dependency (apt-get install espeak-ng)"
-    data = subprocess.run(["espeak-ng", "--stdout", QUESTION], capture_output=True, check=True, timeout=30).stdout
+    data = espeak_wav()
     return decode_audio(data, **LIMITS).samples
 
 
@@ -117,7 +124,7 @@ def refusal(data: bytes, error=AudioError, **limits) -> AudioError:
     return caught.value
 
 
-# --- formats -----------------------------------------------------------------------------------------
+# --- formats -------------------------------------------------------------------------------------
 
 COMPRESSED = [
     # (container, codec, rate the codec runs at, source_format reported)
@@ -190,11 +197,16 @@ def test_8k_mono_is_upsampled():
     assert peak_hz(recording.samples) == pytest.approx(1000, abs=3)
 
 
+def test_import_loads_neither_pyav_nor_torch():
+    code = "import sys, core.audio; assert 'av' not in sys.modules and 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
 def test_recording_duration_property():
     assert Recording(np.zeros(24000, np.float32), "wav").duration == 1.5
 
 
-# --- WAV headers that lie ------------------------------------------------------------------------------
+# --- WAV headers that lie ------------------------------------------------------------------------
 
 
 def _set_u32(data: bytes, offset: int, value: int) -> bytes:
@@ -234,13 +246,13 @@ def test_wav_with_a_wrong_data_size_gives_sound_or_an_audio_error(three_seconds_
 
 
 def test_espeak_stdout_wav_with_placeholder_sizes_decodes(spoken):
-    data = subprocess.run(["espeak-ng", "--stdout", QUESTION], capture_output=True, check=True).stdout
+    data = espeak_wav()
     assert struct.unpack("<I", data[40:44])[0] > len(data)  # the header does lie
     rate = struct.unpack("<I", data[24:28])[0]
     assert len(spoken) / SAMPLE_RATE == pytest.approx((len(data) - 44) / 2 / rate, abs=0.002)
 
 
-# --- refusals -------------------------------------------------------------------------------------------
+# --- refusals ------------------------------------------------------------------------------------
 
 
 def test_empty_is_refused():
@@ -260,8 +272,9 @@ def test_file_with_no_audio_stream_is_refused():
     with av.open(buf, "w", format="webm") as muxer:
         stream = muxer.add_stream("libvpx", rate=10)
         stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        black = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
         for _ in range(3):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")):
+            for packet in stream.encode(black):
                 muxer.mux(packet)
         for packet in stream.encode(None):
             muxer.mux(packet)
@@ -279,7 +292,7 @@ def test_truncated_webm_decodes_what_arrived():
 
 def test_too_long_is_refused_from_the_header_before_decoding(monkeypatch):
     decoded = []
-    monkeypatch.setattr(audio, "_mono", lambda frame: decoded.append(frame) or np.zeros(frame.samples, np.float32))
+    monkeypatch.setattr(audio, "_mono", lambda frame: decoded.append(frame) or np.zeros(frame.samples))
     data = encode(tone(6.0, 48000), 48000, "ogg", "libopus")
     assert "longer than 2 seconds" in refusal(data, max_seconds=2.0).message
     assert decoded == []
@@ -311,7 +324,7 @@ def test_too_short_is_refused():
     assert "too short" in error.message
 
 
-# --- speech check -----------------------------------------------------------------------------------------
+# --- speech check --------------------------------------------------------------------------------
 
 
 def test_digital_silence_has_no_speech():
@@ -377,7 +390,8 @@ def test_spoken_question_in_mild_noise_has_speech(spoken):
 
 
 def test_short_question_in_a_long_silent_recording_has_speech(spoken):
-    padded = np.concatenate([np.zeros(4 * SAMPLE_RATE, np.float32), spoken, np.zeros(4 * SAMPLE_RATE, np.float32)])
+    silence = np.zeros(4 * SAMPLE_RATE, np.float32)
+    padded = np.concatenate([silence, spoken, silence])
     check = check_speech(padded)
     assert check.has_speech and check.speech_ratio < 0.2
 
@@ -431,7 +445,7 @@ def test_log_mel_of_very_short_clips_has_no_frames():
     assert log_mel(np.zeros(0, np.float32)).shape == (80, 0)
 
 
-# --- the spectrogram picture ---------------------------------------------------------------------------------
+# --- the spectrogram picture ---------------------------------------------------------------------
 
 
 def _picture(samples: np.ndarray) -> Image.Image:
@@ -457,7 +471,7 @@ def test_spectrogram_of_nothing_is_still_a_picture():
     assert _picture(np.zeros(0, np.float32)).size == (600, 160)
 
 
-# --- arbitrary bytes --------------------------------------------------------------------------------------------
+# --- arbitrary bytes -----------------------------------------------------------------------------
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SMALL = dict(max_seconds=5.0, min_seconds=0.1)

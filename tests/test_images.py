@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,7 +44,7 @@ def two_halves(size=(80, 40), left=BLUE, right=RED, mode="RGB") -> Image.Image:
 
 
 def close(pixel, expected, tolerance=40) -> bool:
-    return all(abs(int(a) - int(b)) <= tolerance for a, b in zip(pixel, expected))
+    return all(abs(int(a) - int(b)) <= tolerance for a, b in zip(pixel, expected, strict=True))
 
 
 def refusal(data: bytes, **limits) -> ImageError:
@@ -64,6 +65,7 @@ FORMATS = [
     ("BMP", "BMP", {}),
     ("TIFF", "TIFF", {}),
     ("HEIF", "HEIF", {"quality": 95}),
+    ("AVIF", "AVIF", {"quality": 95}),
 ]
 
 
@@ -105,7 +107,7 @@ def test_animated_webp_gives_its_first_frame():
     assert close(photo.image.getpixel((20, 20)), BLUE)
 
 
-# --- EXIF orientation ------------------------------------------------------------------------------
+# --- EXIF orientation ----------------------------------------------------------------------------
 
 # orientation -> where the stored picture's left (blue) half ends up once upright
 ORIENTATIONS = {
@@ -161,7 +163,7 @@ def test_broken_exif_is_treated_as_upright():
     assert close(photo.image.getpixel((10, 20)), BLUE)
 
 
-# --- colour modes ---------------------------------------------------------------------------------
+# --- colour modes --------------------------------------------------------------------------------
 
 
 def test_transparent_png_is_flattened_onto_white():
@@ -243,7 +245,7 @@ def test_one_bit_picture_is_black_and_white():
     assert photo.image.getpixel((30, 20)) == (0, 0, 0)
 
 
-# --- size --------------------------------------------------------------------------------------------
+# --- size ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
@@ -278,7 +280,7 @@ def test_photos_from_the_same_bytes_are_equal_and_hashable():
     assert a != load_photo(encode(two_halves(left=RED, right=BLUE), "PNG"), **LIMITS)
 
 
-# --- refusals ----------------------------------------------------------------------------------------
+# --- refusals ------------------------------------------------------------------------------------
 
 
 def test_empty_bytes_are_refused():
@@ -355,7 +357,8 @@ def _png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    empty = zlib.compress(b"")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", empty) + chunk(b"IEND", b"")
 
 
 def test_bomb_beyond_pils_own_limit_is_refused_and_pils_limit_is_untouched():
@@ -381,11 +384,11 @@ def test_long_thin_strip_is_refused():
 
 
 def test_import_does_not_load_pillow_heif():
-    code = "import sys, core.images; assert 'pillow_heif' not in sys.modules; assert 'torch' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    code = "import sys, core.images; assert 'pillow_heif' not in sys.modules and 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
 
 
-# --- arbitrary bytes ---------------------------------------------------------------------------------
+# --- arbitrary bytes -----------------------------------------------------------------------------
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
