@@ -13,19 +13,19 @@ from ui.state import session
 
 conf = page.setup("Home")
 
-st.title("SeeSay: hear what is in a photo")
+st.title("SeeSay: hear what is in a photo", anchor=False)
 st.markdown(
     "Take a photo or choose one, and SeeSay tells you what is in it, out loud. "
     "Then ask about it by voice or by typing: *what does the label say?*, *is the light on?* "
     "The answer is read aloud and shown as text. Everything runs on this SeeSay server."
 )
 
-st.header("How to use SeeSay without sight")
+st.header("How to use SeeSay without sight", anchor=False)
 st.markdown(
     """
 - **Stop speaking** and **Play answer again** are the first two buttons on every page, at the very top.
 - **Describe a photo**: a heading and a short instruction, then the camera's **Take photo** button,
-  then **Choose a photo**, which on a phone can also open the phone's own camera.
+  then **Browse files** to choose a photo, which on a phone can also open the phone's own camera.
   SeeSay speaks a short description as soon as the photo arrives; **More detail** asks for a longer one.
 - **Ask by voice**: the photo, then **Record your question** (press again to stop),
   or type your question and press Enter. Follow-up questions are about the same photo;
@@ -39,7 +39,7 @@ recording has arrived, when it is thinking, and when the answer is ready.
 """
 )
 
-st.header("Models")
+st.header("Models", anchor=False)
 with guard():
     if conf is None:
         st.warning("The models cannot be loaded until the setting above is fixed.")
@@ -65,7 +65,7 @@ with guard():
                 results.append((label, which, variable, error))
         bar.empty()
         failed = [r for r in results if r[3] is not None]
-        for label, which, variable, error in results:
+        for label, _, variable, error in results:
             if error is None:
                 st.success(f"{label}: ready.")
             else:
@@ -95,7 +95,7 @@ with guard():
         else:
             page.announce_once("models-ready", "SeeSay is ready.")
 
-st.header("Privacy")
+st.header("Privacy", anchor=False)
 st.markdown(
     """
 - Your photos, recordings and questions stay on this SeeSay server and in this browser tab only.

@@ -40,6 +40,9 @@ SAMPLE_RATE = 16_000
 #: Encoders pad the end (MP3 and AAC by up to a frame or two), so a recording made to stop exactly
 #: at the limit decodes a little longer. This much over ``max_seconds`` is still accepted.
 LENGTH_TOLERANCE = 0.25
+#: No recorder samples faster (384 kHz is studio DXD). A header claiming more is damaged or forged:
+#: resampling from hundreds of MHz makes FFmpeg build a huge filter (a minute of CPU, then ENOMEM).
+MAX_SAMPLE_RATE = 384_000
 
 _TRY_AGAIN = "Please record your question again, or type it."
 
@@ -154,6 +157,9 @@ def _decode(data: bytes, demuxer: str, max_seconds: float) -> np.ndarray:
                     rate = frame.sample_rate
                     if rate <= 0 or frame.samples == 0:
                         continue
+                    if rate > MAX_SAMPLE_RATE:
+                        log.info("recording claims %d samples a second", rate)
+                        return np.zeros(0, np.float32)  # reported as damaged by decode_audio
                     if not segments or segments[-1][0] != rate:
                         segments.append((rate, []))
                     segments[-1][1].append(_mono(frame))

@@ -11,8 +11,8 @@ Two engines run the same Whisper models:
 otherwise. One engine object is shared by every session of the app: ``transcribe`` holds a lock
 around the model, so concurrent questions wait their turn instead of corrupting decoder state.
 
-Both engines pad every clip to Whisper's 30-second window; a short question costs one full
-encoder pass (see ``docs`` figures in the STT report) whatever its length.
+Both engines pad every clip to Whisper's 30-second window, so a short question costs one full
+encoder pass whatever its length; decoding is the part that grows with the words.
 """
 
 from __future__ import annotations

@@ -501,7 +501,7 @@ class TransformersLlava:
         from transformers import DynamicCache
 
         cache = DynamicCache(config=self._model.config)
-        images = {k: v.to(self._device) for k, v in encoded.items() if k not in ("input_ids", "attention_mask")}
+        images = {k: encoded[k].to(self._device) for k in ("pixel_values", "image_sizes") if k in encoded}
         images["pixel_values"] = images["pixel_values"].to(self._pixel_dtype)
         t0 = time.perf_counter()
         with torch.inference_mode():

@@ -6,11 +6,11 @@ import streamlit as st
 
 from core.pipeline import DESCRIBE, DESCRIBE_DETAIL
 from ui import asking, page, widgets
-from ui.render import guard, show_answer, show_photo, show_speech
+from ui.render import LAST_ANSWER_ID, guard, show_answer, show_photo, show_speech
 from ui.state import session
 
 conf = page.setup("Describe a photo")
-st.title("Describe a photo")
+st.title("Describe a photo", anchor=False)
 if conf is None:
     st.stop()
 s = session()
@@ -22,7 +22,7 @@ if arrived is not None:
         asking.take_photo(arrived)
         new_photo = True
 
-st.header("Description")
+st.header("Description", anchor=False)
 if s.photo is None:
     st.markdown("No photo yet. Take or choose one above, and SeeSay describes it out loud.")
     st.stop()
@@ -30,21 +30,24 @@ if s.photo is None:
 photo_slot = st.empty()
 show_photo(s, s.photo.key, photo_slot)
 descriptions = [e for e in s.conversation_entries() if e.kind in ("describe", "detail")]
+asking_more = bool(st.session_state.get("more-detail"))  # the button below, pressed
 for i, entry in enumerate(descriptions):
-    st.subheader("Short description" if entry.kind == "describe" else "Detailed description")
-    show_answer(entry.answer, entry.language)
-    if i == len(descriptions) - 1 and not new_photo:
+    latest = i == len(descriptions) - 1 and not (new_photo or asking_more)
+    st.subheader("Short description" if entry.kind == "describe" else "Detailed description", anchor=False)
+    show_answer(entry.answer, entry.language, element_id=LAST_ANSWER_ID if latest else "")
+    if latest:
         show_speech(entry)
 
 area = st.container()
-more = st.button("More detail", help="Ask for a longer description, with any text read out word for word.")
+st.markdown("**More detail** asks for a longer description, with any writing read out word for word.")
+more = st.button("More detail", key="more-detail")
 st.page_link("pages/2_Ask_by_voice.py", label="Ask a question about this photo")
 
 with guard(area):
     if new_photo:
-        area.subheader("Short description")
+        area.subheader("Short description", anchor=False)
         asking.answer(DESCRIBE, kind="describe", target=area)
         show_photo(s, s.photo.key, photo_slot)  # its alt text is the description now
     elif more:
-        area.subheader("Detailed description")
+        area.subheader("Detailed description", anchor=False)
         asking.answer(DESCRIBE_DETAIL, kind="detail", max_tokens=conf.detail_answer_tokens, target=area)

@@ -9,7 +9,7 @@ from ui.render import guard, show_photo
 from ui.state import session
 
 conf = page.setup("Ask by voice")
-st.title("Ask by voice")
+st.title("Ask by voice", anchor=False)
 if conf is None:
     st.stop()
 s = session()
@@ -28,13 +28,13 @@ if s.photo is None:
             asking.take_photo(arrived)
             st.success("Photo received. Now ask your question below.")
 if s.photo is not None:
-    st.header("Your photo")
+    st.header("Your photo", anchor=False)
     show_photo(s, s.photo.key)
-    st.button("New photo", on_click=new_photo,
-              help="Forget this photo and this conversation, and take or choose another photo.")
+    st.markdown("**New photo** forgets this photo and this conversation (your history keeps them).")
+    st.button("New photo", on_click=new_photo)
 
 # --- the question -------------------------------------------------------------------------------
-st.header("Ask a question")
+st.header("Ask a question", anchor=False)
 st.markdown(
     "Press **Record your question**, ask, then press **Stop recording**. SeeSay answers out loud. "
     "Or type your question below and press Enter."
@@ -55,20 +55,25 @@ if typed:
     question = ("typed", st.session_state.get(text_key, ""))
 
 # --- the conversation ---------------------------------------------------------------------------
-st.header("Conversation")
+st.header("Conversation", anchor=False)
 entries = s.conversation_entries()
 if not entries and question is None:
     st.markdown("No questions about this photo yet." if s.photo is not None else
                 "Take or choose a photo first, then ask about it.")
+asked = 0
 for i, entry in enumerate(entries, start=1):
-    widgets.show_entry(entry, number=i, heading=("Description" if entry.kind in ("describe", "detail") else ""),
-                       play=(i == len(entries) and question is None))
+    if entry.kind in ("describe", "detail"):
+        heading = "Description" if entry.kind == "describe" else "Detailed description"
+    else:
+        asked += 1
+        heading = f"Question {asked}"
+    widgets.show_entry(entry, heading=heading, play=(i == len(entries) and question is None))
 
 if question is not None:
     kind, value = question
     entry = None
     area = st.container()
-    area.subheader(f"Question {len(entries) + 1}")
+    area.subheader(f"Question {asked + 1}", anchor=False)
     with guard(area):
         if kind == "voice":
             asking.hear_recording(value)
@@ -82,6 +87,8 @@ if question is not None:
 # --- the recording, as a picture with a text alternative ----------------------------------------
 if s.recording_view is not None:
     png, description = s.recording_view
-    st.header("Your last recording")
-    st.image(png, alt=f"Spectrogram of your last recording: {description}", width="stretch")
+    st.header("Your last recording", anchor=False)
+    # The text right after the picture is its description (WCAG technique G74), so the alt text
+    # does not say it twice.
+    st.image(png, alt="Spectrogram of your last recording, described below.", width="stretch")
     st.markdown(f"Your last recording: {description}")

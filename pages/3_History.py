@@ -12,7 +12,7 @@ from ui.render import guard, show_photo
 from ui.state import session
 
 page.setup("History")  # works without settings and without any model
-st.title("History")
+st.title("History", anchor=False)
 s = session()
 
 
@@ -48,7 +48,7 @@ with guard():
 
     st.markdown(f"{len(s.entries)} question{'s' if len(s.entries) != 1 else ''} and answers in this "
                 "visit. They are kept only in this browser tab.")
-    st.header("Download or delete")
+    st.header("Download or delete", anchor=False)
     stamp = dt.datetime.now().strftime("%Y-%m-%d-%H%M")
     st.download_button("Download as a web page (HTML)", export.to_html(s), f"seesay-history-{stamp}.html",
                        mime="text/html", on_click="ignore")
@@ -62,13 +62,14 @@ with guard():
     else:
         st.button("Delete all history", on_click=ask_delete_all)
 
+    count = 0
     for number, (_, group) in enumerate(groupby(s.entries, key=lambda e: e.conversation), start=1):
         group = list(group)
-        st.header(f"Photo {number}")
+        st.header(f"Photo {number}", anchor=False)
         show_photo(s, group[0].photo_key)
         for entry in group:
-            label = "Description" if entry.kind in ("describe", "detail") else "Question"
-            widgets.show_entry(entry, number=entry.id,
-                               heading=f"{label} at {entry.asked_at[11:16]}")
+            count += 1
+            label = "description" if entry.kind in ("describe", "detail") else "question"
+            widgets.show_entry(entry, heading=f"{count}. A {label} at {entry.asked_at[11:16]}")
             st.button("Delete this question and answer", key=f"delete-{entry.id}",
                       on_click=delete_one, args=(entry.id,))

@@ -13,7 +13,7 @@ s = session()
 s.set_prefs(**{name: st.session_state[f"pref-{name}"] for name in Prefs.__dataclass_fields__
                if f"pref-{name}" in st.session_state})
 conf = page.setup("Settings")
-st.title("Settings")
+st.title("Settings", anchor=False)
 st.markdown("These settings last for this visit, in this browser tab.")
 
 
@@ -26,11 +26,12 @@ def bound(name: str) -> str:
     return key
 
 
-st.header("Speech")
-auto = st.toggle("Speak answers automatically", key=bound("auto_speak"),
-                 help="Off: answers are shown as text with a Play button; your screen reader can read them.")
-rate = st.radio("Speech speed", RATES, key=bound("rate"), format_func=lambda r: f"{r:g} times",
-                horizontal=True)
+st.header("Speech", anchor=False)
+auto = st.toggle("Speak answers automatically", key=bound("auto_speak"))
+st.markdown("When this is off, answers are shown as text with a Play button, for your screen reader "
+            "to read in its own voice.")
+rate = st.radio("Speech speed", RATES, key=bound("rate"), horizontal=True,
+                format_func=lambda r: f"{r:g}x" + (" (normal)" if r == 1 else ""))
 private_forced = conf is not None and conf.private
 private = st.toggle("Private mode", key=bound("private"), disabled=private_forced)
 st.markdown(
@@ -39,17 +40,17 @@ st.markdown(
     (" Whoever runs SeeSay has switched private mode on for everyone." if private_forced else "")
 )
 voice = st.radio("Voice", list(VOICES), key=bound("voice"), format_func=VOICES.get,
-                 disabled=private or private_forced,
-                 help="Automatic: the Google voice when it can be reached, else the offline voice.")
-st.markdown("The Google voice sends the text of each answer to Google. The offline voice sends nothing.")
+                 disabled=private or private_forced)
+st.markdown("Automatic uses the Google voice when it can be reached, and the offline voice otherwise. "
+            "The Google voice sends the text of each answer to Google; the offline voice sends nothing.")
 
-st.header("Answers")
+st.header("Answers", anchor=False)
 length = st.radio("Answer length", list(LENGTHS), key=bound("length"), format_func=LENGTHS.get,
                   horizontal=True)
 language = st.selectbox("Answer language", list(LANGUAGES), key=bound("language"),
                         format_func=LANGUAGES.get)
 
-st.header("Display")
+st.header("Display", anchor=False)
 large = st.toggle("Larger text", key=bound("large_text"))
 contrast = st.toggle("High contrast", key=bound("high_contrast"))
 

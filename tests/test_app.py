@@ -16,13 +16,13 @@ import socket
 import subprocess
 import sys
 import time
-import tomllib
 import urllib.request
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = str(ROOT / "Home.py")
@@ -92,6 +92,10 @@ def answers_html(at) -> list[str]:
     return [h.value for h in at.get("html") if 'class="seesay-answer"' in h.value]
 
 
+def last_answers(at) -> int:
+    return sum('id="seesay-last-answer"' in h for h in answers_html(at))
+
+
 def assert_no_crash(at):
     assert not at.exception, [e.value for e in at.exception]
     assert not any("Traceback" in e.value for e in at.error)
@@ -116,8 +120,7 @@ def app(page: str | None = None):
     at = AppTest.from_file(HOME, default_timeout=TIMEOUT)
     if page is None:
         return at.run()
-    at.run()  # a multipage app must run once before switching pages
-    return at.switch_page(page).run()
+    return at.switch_page(page).run()  # straight there, as with a link: Home does not run first
 
 
 def with_photo(page=ASK, photo=None):
@@ -287,21 +290,6 @@ def test_home_shows_models_ready_and_privacy(app_env):
 
 
 @pytest.mark.models
-def test_models_load_once_and_are_shared_by_sessions(app_env):
-    from ui import resources
-
-    resources.retry("settings")  # start from nothing
-    before = dict(resources.LOADS)
-    first, second = app(), app()
-    assert_no_crash(first)
-    assert_no_crash(second)
-    for key in ("settings", "vlm", "stt", ("tts", "offline", False)):
-        assert resources.LOADS[key] - before.get(key, 0) == 1, key
-    assert resources.vlm() is resources.vlm()
-    assert session(first).nonce != session(second).nonce  # two sessions, one model
-
-
-@pytest.mark.models
 def test_photo_from_camera_is_described_and_spoken(app_env):
     at = app(DESCRIBE)
     assert [h.value for h in at.header][0] == "Take or choose a photo"  # before the camera
@@ -337,6 +325,9 @@ def test_photo_from_uploader_and_more_detail(app_env):
     assert [e.kind for e in s.entries] == ["describe", "detail"]
     assert s.last_options.max_new_tokens == DETAIL_TOKENS
     assert len(s.turns()) == 2  # one conversation about one photo
+    assert last_answers(at) == 1  # a stable id, on the newest answer only
+    at.run()
+    assert last_answers(at) == 1
 
 
 @pytest.mark.models
@@ -351,9 +342,11 @@ def test_spoken_question_is_transcribed_answered_and_drawn(app_env, spoken_quest
     asked = [h.value for h in at.get("html") if "You asked:" in h.value]
     assert asked and 'lang="en"' in asked[0]
     says = announced(at)
-    assert says.index("Recording received. Listening…") < says.index("Thinking…") < says.index("Answer ready.")
-    alt = [i.proto.imgs[0].alt for i in at.image if "Spectrogram" in i.proto.imgs[0].alt]
-    assert alt and "seconds" in alt[0] and "speech heard" in alt[0]
+    listening, thinking = says.index("Recording received. Listening…"), says.index("Thinking…")
+    assert listening < thinking < says.index("Answer ready.")
+    assert any("Spectrogram" in i.proto.imgs[0].alt for i in at.image)
+    said = [m.value for m in at.markdown if m.value.startswith("Your last recording:")]
+    assert said and "seconds" in said[0] and "speech heard" in said[0]  # its text alternative
 
     at.run()  # the same recording is not answered twice
     assert len(session(at).entries) == 1
@@ -371,6 +364,7 @@ def test_typed_question_and_follow_up_keep_the_conversation(app_env):
     assert len(s.turns()) == 2 and len({e.conversation for e in s.entries}) == 1
     assert at.text_input(key=f"ask-text-{s.question_round}").value == ""  # a fresh box
     assert [h.value for h in at.subheader][:2] == ["Question 1", "Question 2"]
+    assert last_answers(at) == 1
 
     button(at, "New photo").click()
     at.run()
@@ -433,7 +427,7 @@ def test_bad_photo_is_refused_and_the_old_photo_kept(app_env):
     (b"", "recording"),
     (wav(np.zeros(0)), "recording"),
     (wav(np.zeros(32000)), "hear"),
-])
+], ids=["no-bytes", "no-samples", "silence"])
 def test_unusable_recordings_are_explained(app_env, recording, words):
     at = with_photo(ASK)
     ask_typed(at, "What is it?")
@@ -469,47 +463,25 @@ def test_empty_typed_question_keeps_photo_and_history(app_env):
 
 
 @pytest.mark.models
-def test_missing_model_folder_is_explained_everywhere(app_env, monkeypatch, tmp_path):
+def test_waiting_for_the_shared_model_is_said_once(app_env):
+    import threading
+
     from ui import resources
 
-    monkeypatch.setenv("SEESAY_LLAVA_MODEL", str(tmp_path / "no-such-model"))
-    resources.retry("settings")
+    at = with_photo(ASK)
+    lock = resources.turns()
+    ticket = lock.take()  # someone else's question is on the model
+    timer = threading.Timer(2.0, lock.release, args=(ticket,))
+    timer.start()
     try:
-        at = app()
-        assert_no_crash(at)
-        problems = [e.value for e in at.error]
-        assert len(problems) == 1 and "SEESAY_LLAVA_MODEL" in problems[0]
-        assert len(at.success) == 2  # speech recognition and voice still work
-        assert any("make-test-models" in m.value for m in at.markdown)
-
-        at.switch_page(DESCRIBE).run()
-        at.camera_input[0].upload("photo.jpg", jpeg(), "image/jpeg")
-        at.run()
-        assert_no_crash(at)
-        assert at.error and session(at).photo is not None  # the photo is kept for later
-        at.switch_page(HISTORY).run()
-        assert_no_crash(at)
-        assert not at.error
+        ask_typed(at, "What is it?")
     finally:
-        monkeypatch.undo()
-        resources.retry("settings")
-
-
-def test_wrong_setting_is_shown_on_every_page(monkeypatch):
-    from ui import resources
-
-    monkeypatch.setenv("SEESAY_DEVICE", "gpu")
-    resources.retry("settings")
-    try:
-        at = app()
-        for page in (None, DESCRIBE, ASK, HISTORY, SETTINGS):
-            if page:
-                at.switch_page(page).run()
-            assert_no_crash(at)
-            assert at.error and "SEESAY_DEVICE" in at.error[0].value, page
-    finally:
-        monkeypatch.undo()
-        resources.retry("settings")
+        timer.cancel()
+        lock.release(ticket)
+    assert_no_crash(at)
+    waits = [a for a in announced(at) if "being answered first" in a]
+    assert len(waits) == 1  # said once, not counted down
+    assert len(session(at).entries) == 1
 
 
 @pytest.mark.models
@@ -562,6 +534,101 @@ def test_history_replay_delete_and_download(app_env):
     assert session(at).entries == [] and session(at).photo is None
     assert "Deleted everything" in at.success[0].value
     assert any(a.startswith("Deleted everything") for a in announced(at))
+
+
+# --- tests that reload the engines (last, so the others share one load) --------------------------
+
+
+@pytest.mark.models
+def test_models_load_once_and_are_shared_by_sessions(app_env):
+    from ui import resources
+
+    resources.retry("settings")  # start from nothing
+    before = dict(resources.LOADS)
+    first = with_photo(ASK)  # straight to a question: the first load is said, not silent
+    ask_typed(first, "What is it?")
+    assert "Loading the models first. This can take a few minutes." in announced(first)
+    second = app()
+    third = with_photo(ASK)
+    ask_typed(third, "What is it?")
+    for at in (first, second, third):
+        assert_no_crash(at)
+    assert not any(a.startswith("Loading") for a in announced(third))
+    for key in ("settings", "vlm", "stt", ("tts", "offline", False)):
+        assert resources.LOADS[key] - before.get(key, 0) == 1, key
+    assert resources.vlm() is resources.vlm()
+    assert len({session(at).nonce for at in (first, second, third)}) == 3  # three sessions, one model
+
+
+@pytest.mark.models
+def test_missing_model_folder_is_explained_everywhere(app_env, monkeypatch, tmp_path):
+    from ui import resources
+
+    monkeypatch.setenv("SEESAY_LLAVA_MODEL", str(tmp_path / "no-such-model"))
+    resources.retry("settings")
+    try:
+        at = app()
+        assert_no_crash(at)
+        problems = [e.value for e in at.error]
+        assert len(problems) == 1 and "SEESAY_LLAVA_MODEL" in problems[0]
+        assert len(at.success) == 2  # speech recognition and voice still work
+        assert any("make-test-models" in m.value for m in at.markdown)
+
+        at.switch_page(DESCRIBE).run()
+        at.camera_input[0].upload("photo.jpg", jpeg(), "image/jpeg")
+        at.run()
+        assert_no_crash(at)
+        assert at.error and session(at).photo is not None  # the photo is kept for later
+        at.switch_page(HISTORY).run()
+        assert_no_crash(at)
+        assert not at.error
+    finally:
+        monkeypatch.undo()
+        resources.retry("settings")
+
+
+@pytest.mark.models
+def test_without_speech_recognition_typed_questions_still_work(app_env, monkeypatch, tmp_path,
+                                                               spoken_question):
+    from ui import resources
+
+    monkeypatch.setenv("SEESAY_WHISPER_MODEL", str(tmp_path / "no-such-whisper.pt"))
+    resources.retry("settings")
+    try:
+        at = app()
+        assert [e.value for e in at.error][0].count("SEESAY_WHISPER_MODEL") >= 1
+        assert any("type your questions" in m.value for m in at.markdown)
+        at.switch_page(ASK).run()
+        at.file_uploader[0].upload("photo.png", png(), "image/png")
+        at.run()
+        ask_typed(at, "What is it?")
+        assert_no_crash(at)
+        assert [e.kind for e in session(at).entries] == ["typed"]
+        at.audio_input[0].upload("question.wav", spoken_question)
+        at.run()
+        assert_no_crash(at)
+        assert at.error and "Speech recognition is not available" in at.error[0].value
+        assert len(session(at).entries) == 1
+    finally:
+        monkeypatch.undo()
+        resources.retry("settings")
+
+
+def test_wrong_setting_is_shown_on_every_page(monkeypatch):
+    from ui import resources
+
+    monkeypatch.setenv("SEESAY_DEVICE", "gpu")
+    resources.retry("settings")
+    try:
+        at = app()
+        for page in (None, DESCRIBE, ASK, HISTORY, SETTINGS):
+            if page:
+                at.switch_page(page).run()
+            assert_no_crash(at)
+            assert at.error and "SEESAY_DEVICE" in at.error[0].value, page
+    finally:
+        monkeypatch.undo()
+        resources.retry("settings")
 
 
 def test_streamlit_serves_the_app_headless(tmp_path):

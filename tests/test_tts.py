@@ -4,23 +4,21 @@ There is no internet here, and the tests must not depend on Google anyway: gTTS 
 this process only, at loopback servers through a patched ``socket.getaddrinfo`` (the seam
 ``/work/shared/recipes/gtts_hang.py`` uses). gTTS speaks HTTPS with ``verify=False``, so a loopback
 TLS server with a throw-away self-signed certificate (made with the ``openssl`` command) stands in
-for Google: it can answer 429, or send back an MP3 the way Google does.
+for Google: it can answer 429, or send back an MP3 the way Google does. Those fault injectors live
+in ``tests/faults.py``, shared with the reliability tests.
 """
+
+# ruff: noqa: F811  (the fixtures imported from tests.faults are used by name, as parameters)
 
 from __future__ import annotations
 
-import base64
 import io
-import json
 import socket
-import ssl
 import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 import wave
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -30,6 +28,16 @@ from core import tts as tts_module
 from core.errors import ConfigError, ModelUnavailableError, SpeechSynthesisError
 from core.tts import ENGINES, AutoEngine, Speech, concat_speech, find_piper_voice, load_tts, speech_duration
 from tests.fakes import FakeTTS
+from tests.faults import (  # noqa: F401  (fixtures)
+    closed_port,
+    fake_google,
+    no_network,
+    no_proxies,
+    redirect_google,
+    silent_server,
+    spoken_texts,
+    tls_files,
+)
 
 TIMEOUT = 2.0  # seconds given to gTTS in these tests
 SENTENCE = "There is a red car parked next to a green bicycle."
@@ -70,122 +78,6 @@ def tone_wav(seconds: float, rate: int) -> Speech:
         out.setframerate(rate)
         out.writeframes((0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16).tobytes())
     return Speech(buffer.getvalue(), "audio/wav", "test", "en")
-
-
-@pytest.fixture(autouse=True)
-def no_proxies(monkeypatch):
-    # gTTS passes urllib's environment proxies to requests: they would bypass our loopback.
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-
-
-def redirect_google(monkeypatch, port: int) -> list[str]:
-    """Resolve Google's hosts to 127.0.0.1:``port``; returns the hosts looked up."""
-    original, looked_up = socket.getaddrinfo, []
-
-    def getaddrinfo(host, service, *args, **kwargs):
-        if "google" in str(host):
-            looked_up.append(str(host))
-            return original("127.0.0.1", port, *args, **kwargs)
-        return original(host, service, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return looked_up
-
-
-@pytest.fixture
-def closed_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()  # nothing listens there now: connection refused
-    return port
-
-
-@pytest.fixture
-def silent_server():
-    """Accepts connections and never says a word (a host that hangs)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    server.settimeout(0.2)
-    held, stop = [], threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1], held
-    stop.set()
-    thread.join(2)
-    for conn in held:
-        conn.close()
-    server.close()
-
-
-@pytest.fixture(scope="session")
-def tls_files(tmp_path_factory):
-    """A throw-away self-signed certificate for the fake Google (gTTS does not verify it)."""
-    folder = tmp_path_factory.mktemp("tls")
-    key, cert = folder / "key.pem", folder / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-                    "-subj", "/CN=translate.google.com"], check=True, capture_output=True, timeout=60)
-    return cert, key
-
-
-@pytest.fixture
-def fake_google(tls_files, monkeypatch):
-    """A loopback HTTPS server in Google's place; set ``.status`` and ``.audio`` to script it."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-            server.requests.append((self.path, body))
-            if server.status != 200:
-                self.send_response(server.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            # Google's batchexecute answer: the MP3, base64, inside a JSON-ish line.
-            b64 = base64.b64encode(server.audio).decode()
-            payload = (")]}'\n\n" + json.dumps([["wrb.fr", "jQ1olc", json.dumps([b64]), None, None, None,
-                                                  "generic"]], separators=(",", ":")) + "\n").encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*tls_files)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.status, server.audio, server.requests = 200, b"", []
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    redirect_google(monkeypatch, server.server_address[1])
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def spoken_texts(server) -> list[tuple[str, str]]:
-    """(text, language) of each request gTTS sent to the fake Google."""
-    out = []
-    for _, body in server.requests:
-        rpc = json.loads(urllib.parse.parse_qs(body)["f.req"][0])
-        text, language = json.loads(rpc[0][0][1])[:2]
-        out.append((text, language))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -307,24 +199,6 @@ def test_without_any_offline_voice_auto_is_gtts_alone_and_offline_says_why(monke
     for engine, private in (("offline", False), ("auto", True)):
         with pytest.raises(ModelUnavailableError, match="No offline voice"):
             load_tts(engine, private=private, timeout=TIMEOUT)
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Every way Python opens a connection fails and is recorded."""
-    attempts = []
-
-    def refuse(what):
-        def call(*args, **kwargs):
-            attempts.append(what)
-            raise OSError(f"test forbids network: {what}")
-        return call
-
-    monkeypatch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
-    monkeypatch.setattr(socket, "create_connection", refuse("create_connection"))
-    monkeypatch.setattr(socket.socket, "connect", refuse("connect"))
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse("connect_ex"))
-    return attempts
 
 
 def test_private_auto_speaks_without_touching_the_network(no_network):

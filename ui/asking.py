@@ -16,7 +16,7 @@ import streamlit as st
 from core.errors import SeeSayError
 
 from . import browser, resources
-from .render import answer_html, question_html, show_speech
+from .render import LAST_ANSWER_ID, answer_html, question_html, show_speech
 from .state import Entry, session
 
 __all__ = ["take_photo", "answer", "options_for", "voice_for", "language_turns", "hear_recording"]
@@ -36,10 +36,13 @@ def take_photo(data: bytes) -> None:
     s.set_photo(photo)
     browser.stop()
     browser.announce("Photo received.")
+    loading = _loading_notice(resources.tried("vlm"))
     try:
         vlm = resources.vlm()
     except SeeSayError:
         return  # said when a question is asked; the photo is kept
+    finally:
+        loading.empty()
     # Encoding the photo now makes the first answer faster. It runs on the shared model, so it
     # takes its turn like a question does.
     lock = resources.turns()
@@ -50,6 +53,15 @@ def take_photo(data: bytes) -> None:
         prepare_photo(Engines(vlm=vlm, turns=lock), photo)
     finally:
         lock.release(ticket)
+
+
+def _loading_notice(ready: bool, target=None):
+    """Say so before the first, long load of a model (once per process, not on every question)."""
+    slot = (target or st).empty()
+    if not ready:
+        slot.info("Loading SeeSay's models. The first time, this can take a few minutes.")
+        browser.announce("Loading the models first. This can take a few minutes.")
+    return slot
 
 
 def voice_for(conf):
@@ -124,8 +136,12 @@ def answer(question: Union[str, bytes], *, kind: str, max_tokens: Optional[int] 
     spoken = isinstance(question, (bytes, bytearray))
     area = target or st.container()
     browser.announce("Recording received. Listening…" if spoken else "Thinking…")
-    vlm = resources.vlm()
-    stt = resources.stt() if spoken else None
+    loading = _loading_notice(resources.tried("vlm") and (resources.tried("stt") or not spoken), area)
+    try:
+        vlm = resources.vlm()
+        stt = resources.stt() if spoken else None
+    finally:
+        loading.empty()
     tts, voice_problem = voice_for(conf)
     engines = Engines(vlm=vlm, stt=stt, tts=tts, turns=resources.turns())
     options = options_for(conf, max_tokens=max_tokens)
@@ -160,7 +176,7 @@ def answer(question: Union[str, bytes], *, kind: str, max_tokens: Optional[int] 
                          autoplay=s.prefs.auto_speak)
         elif isinstance(event, Done):
             result = event.answer
-            text_slot.html(answer_html(result.text, result.language, element_id="seesay-last-answer"))
+            text_slot.html(answer_html(result.text, result.language, element_id=LAST_ANSWER_ID))
             entry = s.add_entry(kind=kind, answer=result, photo_key=photo.key)
             if voice_problem and not entry.speech_error:
                 entry.speech_error = voice_problem

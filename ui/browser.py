@@ -25,8 +25,8 @@ import streamlit as st
 
 from .state import Prefs, session
 
-__all__ = ["start", "announce", "announce_later", "play", "stop", "css", "data_url", "script", "LIVE_REGION_ID",
-           "PLAYER_ID", "STOP_ID", "REPLAY_ID", "AUDIO_ID"]
+__all__ = ["start", "announce", "announce_later", "play", "stop", "css", "data_url", "script",
+           "LIVE_REGION_ID", "PLAYER_ID", "STOP_ID", "REPLAY_ID", "AUDIO_ID"]
 
 LIVE_REGION_ID = "seesay-status"
 PLAYER_ID = "seesay-player"

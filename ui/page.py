@@ -43,7 +43,8 @@ def _sidebar(conf: Optional[object]) -> None:
     if conf is not None and p.is_private(conf):
         voice = "Offline voice (private mode)"
     st.sidebar.markdown("**Your settings**")
+    language = LANGUAGES[p.language] if p.language else "the language of the question"
     st.sidebar.caption(
         f"Speaks answers: {'on' if p.auto_speak else 'off'}. Speed: {p.rate:g}x. Voice: {voice}. "
-        f"Answers: {LENGTHS[p.length].lower()}, in {LANGUAGES[p.language].lower() if p.language else 'the language of the question'}."
+        f"Answers: {LENGTHS[p.length].lower()}, in {language}."
     )

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 BUG_MESSAGE = ("Sorry, something went wrong inside SeeSay. Your photo and your questions are kept. "
                "Please try again.")
 
+#: id of the element holding the latest answer on the page (stable: browser tests use it)
+LAST_ANSWER_ID = "seesay-last-answer"
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 
@@ -72,7 +75,9 @@ def show_question(text: str, language: str, target=None) -> None:
 def show_photo(s: Session, key: str, target=None) -> None:
     record = s.photos.get(key)
     if record is not None:
-        (target or st).image(record.jpeg, alt=s.alt_text(key), width="content")
+        # At most 480 px wide: big enough to check the framing, small enough to keep the
+        # answer near; narrower screens shrink it.
+        (target or st).image(record.jpeg, alt=s.alt_text(key), width=480)
 
 
 def show_speech(entry: Entry, target=None, *, label: str = "Play the answer") -> None:

@@ -21,13 +21,16 @@ import streamlit as st
 
 from core.errors import ModelUnavailableError, SeeSayError
 
-__all__ = ["LOADS", "Outcome", "settings", "vlm", "stt", "tts", "turns", "retry"]
+__all__ = ["LOADS", "Outcome", "settings", "vlm", "stt", "tts", "turns", "tried", "retry"]
 
 log = logging.getLogger(__name__)
 
 #: how many times each factory ran in this process: "settings", "vlm", "stt", ("tts", name, private)
 LOADS: collections.Counter = collections.Counter()
 _LOADS_LOCK = threading.Lock()
+#: engines whose factory has run in this process, successfully or not (a page says "loading"
+#: before the long first load, and only then)
+_TRIED: set = set()
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ def _attempt(key: Any, what: str, load: Callable[[], Any]) -> Outcome:
     outcome = Outcome(outcome.value, outcome.error, time.perf_counter() - t)
     if outcome.error is None:
         log.info("%s ready in %.1fs", what, outcome.seconds)
+    _TRIED.add(key if isinstance(key, str) else key[0])
     return outcome
 
 
@@ -137,6 +141,11 @@ def tts(name: str, private: bool):
     return _tts(name, bool(private)).get()
 
 
+def tried(which: str) -> bool:
+    """True when engine ``which`` ("vlm", "stt", "tts") was loaded, or failed to, in this process."""
+    return which in _TRIED
+
+
 def turns():
     """The one TurnLock of this process: one answer at a time on the shared model."""
     return _turns()
@@ -146,6 +155,8 @@ def retry(which: str) -> None:
     """Forget a failed load so the next call tries again ("settings", "vlm", "stt" or "tts")."""
     factory = {"settings": _settings, "vlm": _vlm, "stt": _stt, "tts": _tts}[which]
     factory.clear()
+    _TRIED.discard(which)
     if which == "settings":  # everything was built from the old settings
         for other in (_vlm, _stt, _tts):
             other.clear()
+        _TRIED.clear()

@@ -6,7 +6,7 @@ from typing import Optional
 
 import streamlit as st
 
-from .render import show_answer, show_question, show_speech
+from .render import LAST_ANSWER_ID, show_answer, show_question, show_speech
 from .state import Entry, Session, session
 
 __all__ = ["PHOTO_TYPES", "photo_inputs", "show_entry", "flash"]
@@ -23,7 +23,7 @@ def photo_inputs(page: str, heading: str = "Take or choose a photo") -> Optional
     photo once), or None.
     """
     s = session()
-    st.header(heading)
+    st.header(heading, anchor=False)
     st.markdown(
         "Hold the phone about an arm's length from what you want to know about, then press "
         "**Take photo** (the camera starts after your browser asks for permission). "
@@ -32,8 +32,8 @@ def photo_inputs(page: str, heading: str = "Take or choose a photo") -> Optional
     )
     camera_key, upload_key = f"{page}-camera-{s.round}", f"{page}-upload-{s.round}"
     shot = st.camera_input("Camera", key=camera_key)
-    upload = st.file_uploader("Choose a photo", type=PHOTO_TYPES, key=upload_key,
-                              help="JPEG, PNG, WebP, GIF, HEIC, BMP or TIFF.")
+    upload = st.file_uploader("Choose a photo (JPEG, PNG, WebP, GIF, HEIC, BMP or TIFF)",
+                              type=PHOTO_TYPES, key=upload_key)
     for key, value in ((camera_key, shot), (upload_key, upload)):
         if value is not None:
             data = value.getvalue()
@@ -42,13 +42,15 @@ def photo_inputs(page: str, heading: str = "Take or choose a photo") -> Optional
     return None
 
 
-def show_entry(entry: Entry, *, number: int, heading: str = "", play: bool = True) -> None:
+def show_entry(entry: Entry, *, heading: str, play: bool = True) -> None:
     """One question and answer: a heading, "You asked: …", the answer, its Play control."""
     from core.language import detect_language
 
-    st.subheader(heading or f"Question {number}")
-    show_question(entry.question, detect_language(entry.question))
-    show_answer(entry.answer, entry.language)
+    st.subheader(heading, anchor=False)
+    if entry.kind not in ("describe", "detail"):  # SeeSay's own request, not the person's words
+        show_question(entry.question, detect_language(entry.question))
+    # The latest answer on the page has a stable id (browser tests and skip links use it).
+    show_answer(entry.answer, entry.language, element_id=LAST_ANSWER_ID if play else "")
     if play:
         show_speech(entry)
 

@@ -93,12 +93,20 @@
     audio.webkitPreservesPitch = true;
   }
 
+  function pauseOthers() {
+    // The page's own Play controls (st.audio) must not talk over the player, or after Stop.
+    document.querySelectorAll("audio").forEach(function (other) {
+      if (other !== audio && !other.paused) { other.pause(); }
+    });
+  }
+
   function playNext() {
     var next = player.queue.shift();
     if (!next) {
       player.playing = null;
       return;
     }
+    if (!next.silent) { pauseOthers(); }
     player.playing = next;
     audio.src = next.src;
     applyRate();
@@ -121,13 +129,18 @@
     }
   }
 
-  function stop() {
+  function halt() {
     player.queue = [];
     player.playing = null;
     player.answer = null;
     audio.pause();
     audio.removeAttribute("src");
     audio.load();
+  }
+
+  function stop() {
+    pauseOthers();
+    halt();
   }
 
   function idle() {
@@ -165,6 +178,10 @@
   }
 
   audio.addEventListener("ended", playNext);
+  // Someone pressed a Play control on the page: the player makes way, nothing talks over it.
+  document.addEventListener("play", function (event) {
+    if (event.target !== audio && event.target.tagName === "AUDIO" && !idle()) { halt(); }
+  }, true);
   audio.addEventListener("error", function () { if (player.playing) { playNext(); } });
   document.getElementById("seesay-stop").addEventListener("click", function () {
     stop();
@@ -190,6 +207,9 @@
     // st.camera_input: its label is hidden from screen readers; the button says "Take Photo".
     {selector: "[data-testid='stCameraInputButton']", byText: {"take photo": "Take photo",
                                                               "clear photo": "Clear photo"}},
+    // st.file_uploader: "Browse files" says nothing about photos (the name keeps the visible words).
+    {selector: "[data-testid='stFileUploaderDropzone'] button", byText: {
+      "browse files": "Browse files to choose a photo"}},
     // st.audio_input: a bare "Record" icon button.
     {selector: "[data-testid='stAudioInputActionButton']", byLabel: {
       "Record": "Record your question", "Stop recording": "Stop recording",

@@ -1,0 +1,95 @@
+"""``python -m bench [pipeline|stt] [options]``: run a benchmark, print markdown, write docs/bench/.
+
+Examples::
+
+    python -m bench                 # baseline vs streaming, CPU default's size (builds it once, ~2 GB)
+    python -m bench --quick         # the same on the tiny test models, in under a minute
+    python -m bench stt             # Whisper: 3 s and 8 s clips, openai-whisper and faster-whisper
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CACHE = ROOT / ".cache" / "bench-models"
+DEFAULT_OUT = ROOT / "docs" / "bench"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", nargs="?", default="pipeline", choices=("pipeline", "stt"),
+                        help="pipeline: baseline vs streaming (default); stt: Whisper engines and sizes")
+    parser.add_argument("--quick", action="store_true", help="tiny test models instead of the CPU default's size")
+    parser.add_argument("--runs", type=int, default=3, help="measured runs per mode (median reported); default 3")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured runs first; default 1")
+    parser.add_argument("--lead", type=float, default=3.0,
+                        help="seconds between the photo and the end of the question; default 3")
+    parser.add_argument("--tokens", type=int, default=60, help="forced answer length in tokens; default 60")
+    parser.add_argument("--stt-engine", default="faster-whisper", choices=("openai-whisper", "faster-whisper"),
+                        help="speech recogniser for the pipeline benchmark; default faster-whisper")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default=None,
+                        help="LLaVA dtype; default: bfloat16 where the CPU has native bf16, else float32")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                        help=f"where built models are kept and reused; default {DEFAULT_CACHE}")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder; default {DEFAULT_OUT}")
+    parser.add_argument("--name", default="", help="output file name without suffix; default cpu / cpu-quick / stt")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Nothing may be downloaded: every model is built or shipped locally.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    command = "python -m bench " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.what == "stt":
+        return _stt(args, command.strip())
+    return _pipeline(args, command.strip())
+
+
+def _pipeline(args: argparse.Namespace, command: str) -> int:
+    from . import e2e, report
+
+    name = args.name or ("cpu-quick" if args.quick else "cpu")
+    print(f"Loading models ({'tiny test models' if args.quick else 'CPU default size; first time builds it'})...",
+          flush=True)
+    setup = e2e.load_setup(quick=args.quick, cache=args.cache, stt_engine=args.stt_engine, dtype=args.dtype)
+    print(f"Loaded in {setup.info['load_seconds']:.1f} s. {args.warmup} warm-up and {args.runs} measured "
+          "runs per mode:", flush=True)
+    results = e2e.benchmark(setup, runs=args.runs, warmup=args.warmup, lead=args.lead,
+                            max_new_tokens=args.tokens, progress=lambda line: print(line, flush=True))
+    text = report.markdown(results, setup.info, command=command, lead=args.lead)
+    title = ("SeeSay, tiny test models" if args.quick else
+             f"SeeSay on CPU, LLaVA-Interleave-0.5B shape ({setup.info['dtype']}), Whisper tiny.en, Piper")
+    png = args.out / f"{name}.png"
+    report.plot(results, setup.info, png, lead=args.lead, title=title)
+    md = args.out / f"{name}.md"
+    md.write_text(f"# Speed: {title}\n\n{text}\n![timeline]({png.name})\n", encoding="utf-8")
+    report.save_json(results, setup.info, args.out / f"{name}.json")
+    print()
+    print(text)
+    print(f"Wrote {md}, {png} and {name}.json")
+    return 0
+
+
+def _stt(args: argparse.Namespace, command: str) -> int:
+    from . import stt
+
+    name = args.name or "stt"
+    text = stt.run(cache=args.cache, runs=args.runs, command=command, progress=lambda line: print(line, flush=True))
+    md = args.out / f"{name}.md"
+    md.write_text(f"# Speech recognition speed\n\n{text}\n", encoding="utf-8")
+    print()
+    print(text)
+    print(f"Wrote {md}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""The sequential baseline against SeeSay's streaming pipeline, in one process, on the same inputs.
+
+Timeline of one question, as the person lives it (t = 0 is the end of the spoken question):
+
+* t = -3 s  the photo is there and the person starts recording the question;
+* t = 0     the recording ends and is handed over.
+
+**Baseline** (what a plain app does): at t = 0 decode the recording, transcribe it, generate the
+whole answer with the photo encoded together with the question (no prefix cache), then synthesize
+the whole answer. Its first audio is its whole audio.
+
+**Streaming** (SeeSay): at t = -3 s ``core.pipeline.prepare_photo`` starts on a background thread
+(the vision tower and the prompt's prefix run while the person speaks); at t = 0
+``core.pipeline.ask`` gets the recording and yields events; each sentence is spoken while the next
+one is being written. First audio is the first ``AnswerAudio`` event.
+
+Both use the very same engine objects (one model in memory; the baseline's LLaVA engine is a second
+``TransformersLlava`` over the same weights with its prefix cache turned off).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import os
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .inputs import ANSWER, QUESTION, RECORDING_SECONDS, load_benchmark_photo, spoken
+from .probes import (ModelTime, PeakMemory, ScriptedVLM, TimedSTT, TimedTTS, TimedVLM, TokenClock,
+                     high_water_bytes, now, rss_bytes)
+
+
+MODES = ("baseline", "streaming")
+
+
+@dataclass
+class Run:
+    """One question answered in one mode; times in seconds from the end of the question."""
+
+    mode: str
+    transcript: float
+    first_token: float  # first piece of answer text
+    last_token: float  # the model has finished writing
+    first_audio: float  # first sentence's speech ready (baseline: the whole answer's)
+    total: float  # everything done: whole answer text and whole audio
+    stt_seconds: float  # inside stt.transcribe
+    question_seconds: float  # length of the recording
+    tokens: int  # forward passes of the generation: one per token
+    decode_tps: float  # tokens per second after the first
+    model_seconds: float  # inside model calls on the critical path (union of the intervals)
+    prepare_after_t0: float  # streaming: photo preparation still running after t = 0
+    peak_rss: int  # resident memory peak during this run, bytes
+
+    @property
+    def whisper_rtf(self) -> float:
+        return self.stt_seconds / self.question_seconds
+
+    @property
+    def outside_share(self) -> float:
+        return (self.total - self.model_seconds) / self.total
+
+
+@dataclass
+class Setup:
+    streaming: Any  # core.pipeline.Engines
+    baseline: Any  # core.pipeline.Engines, same objects, LLaVA without prefix cache
+    times: ModelTime
+    clock: TokenClock
+    info: dict = field(default_factory=dict)
+
+
+def load_setup(*, quick: bool, cache: Path, stt_engine: str, dtype: str | None) -> Setup:
+    """Build (once, under ``cache``) and load the models; wrap the engines in timing probes."""
+    import torch
+
+    from core.config import cpu_has_native_bf16
+    from core.pipeline import Engines
+    from core.stt import load_stt
+    from core.testmodels.llava import build_cpu_default_shaped, build_tiny_llava
+    from core.testmodels.whisper import build_tiny_en, tiny_en_ct2_dir
+    from core.tts import load_tts
+    from core.vlm import load_vlm
+
+    info: dict[str, Any] = {"rss_start": rss_bytes()}
+    t = now()
+    if quick:
+        folder = build_tiny_llava(cache / "tiny-llava")
+        info["llava"] = "tiny test LLaVA-Interleave look-alike (random weights)"
+    else:
+        folder = build_cpu_default_shaped(cache / "llava-interleave-qwen-0.5b-shaped")
+        info["llava"] = ("llava-interleave-qwen-0.5b shape: SigLIP-384 (729 image tokens) + Qwen 0.5B "
+                         "(random weights)")
+    dtype = dtype or ("bfloat16" if cpu_has_native_bf16() else "float32")
+    vlm = load_vlm(str(folder), device="cpu", quantization="none", dtype=dtype)
+    model = vlm._model  # the engine keeps it private; the benchmark needs it for its token clock
+    info["dtype"] = dtype
+    info["native_bf16"] = cpu_has_native_bf16()
+    info["parameters"] = sum(p.numel() for p in model.parameters())
+    if stt_engine == "faster-whisper":
+        whisper_model = str(tiny_en_ct2_dir())
+    else:
+        whisper_model = str(build_tiny_en(cache / "whisper-tiny.en.pt"))
+    stt = load_stt(stt_engine, whisper_model, "cpu")
+    tts = load_tts("offline", private=True, timeout=5.0)
+    info["stt"] = f"{stt_engine} tiny.en (real weights)"
+    info["tts"] = "offline (Piper joe-us medium, espeak-ng fallback)"
+    info["load_seconds"] = now() - t
+    info["rss_loaded"] = rss_bytes()
+    info["torch_threads"] = torch.get_num_threads()
+
+    times = ModelTime()
+    clock = TokenClock(model)
+
+    def engines(llava: Any) -> Engines:
+        return Engines(vlm=TimedVLM(ScriptedVLM(llava, clock, ANSWER), times, clock),
+                       stt=TimedSTT(stt, times), tts=TimedTTS(tts, times))
+
+    return Setup(streaming=engines(vlm), baseline=engines(_without_prefix_cache(vlm)), times=times,
+                 clock=clock, info=info)
+
+
+def _without_prefix_cache(vlm: Any) -> Any:
+    """A second engine over the same weights that encodes the photo with every question."""
+    from core.vlm import TransformersLlava
+
+    return TransformersLlava(vlm._model, vlm._processor, model_id=vlm.model_id,
+                             options=dataclasses.replace(vlm.options, prefix_photos=0))
+
+
+# --- one question ------------------------------------------------------------------------------
+
+
+def run_baseline(s: Setup, photo: Any, recording: bytes, options: Any, memory: PeakMemory) -> Run:
+    from core import audio
+
+    engines = s.baseline
+    s.times.clear()
+    with memory.window() as seen:
+        t0 = now()
+        clip = audio.decode_audio(recording, max_seconds=options.max_audio_seconds,
+                                  min_seconds=options.min_audio_seconds)
+        audio.require_speech(clip)
+        transcript = engines.stt.transcribe(clip.samples)
+        t_transcript = now() - t0
+        text, first_token = "", None
+        for piece in engines.vlm.stream(photo, [], transcript.text, max_new_tokens=options.max_new_tokens,
+                                        min_new_tokens=options.min_new_tokens):
+            if piece and first_token is None:
+                first_token = now() - t0
+            text += piece
+        engines.tts.synthesize(text.strip(), transcript.language)
+        total = now() - t0
+    return _run("baseline", s, t0, t_transcript, first_token, total, total, clip.duration, seen["peak"])
+
+
+def run_streaming(s: Setup, photo: Any, recording: bytes, options: Any, memory: PeakMemory,
+                  lead: float) -> Run:
+    from core.pipeline import AnswerAudio, AnswerText, Done, Transcribed, ask, prepare_photo
+
+    engines = s.streaming
+    s.times.clear()
+    failure: list[BaseException] = []
+
+    def prepare() -> None:
+        try:
+            prepare_photo(engines, photo)
+        except BaseException as exc:  # raised below, on the benchmark's thread
+            failure.append(exc)
+
+    marks: dict[str, float] = {}
+    with memory.window() as seen:
+        t_photo = now()
+        worker = threading.Thread(target=prepare, name="bench-prepare", daemon=True)
+        worker.start()
+        time.sleep(max(0.0, t_photo + lead - now()))  # the person is still recording the question
+        t0 = now()
+        for event in ask(engines, photo, recording, (), options):
+            t = now() - t0
+            if isinstance(event, Transcribed):
+                marks["transcript"], duration = t, event.transcript.duration
+            elif isinstance(event, AnswerText):
+                marks.setdefault("first_token", t)
+            elif isinstance(event, AnswerAudio):
+                marks.setdefault("first_audio", t)
+            elif isinstance(event, Done):
+                marks["total"] = t
+        worker.join()
+    if failure:
+        raise failure[0]
+    return _run("streaming", s, t0, marks["transcript"], marks["first_token"], marks["first_audio"],
+                marks["total"], duration, seen["peak"])
+
+
+def _run(mode: str, s: Setup, t0: float, transcript: float, first_token: float | None, first_audio: float,
+         total: float, question_seconds: float, peak: int) -> Run:
+    end = t0 + total
+    prepared = [e for kind, _, e in s.times.intervals if kind == "prepare"]
+    written = max(e for kind, _, e in s.times.intervals if kind == "vlm")
+    return Run(
+        mode=mode, transcript=transcript, first_token=first_token if first_token is not None else total,
+        last_token=written - t0, first_audio=first_audio, total=total,
+        stt_seconds=s.times.inside("stt", t0, end), question_seconds=question_seconds,
+        tokens=s.clock.tokens, decode_tps=s.clock.decode_rate(),
+        model_seconds=s.times.union(t0, end),
+        prepare_after_t0=max([0.0] + [e - t0 for e in prepared]), peak_rss=peak,
+    )
+
+
+# --- the whole benchmark -----------------------------------------------------------------------
+
+
+def benchmark(s: Setup, *, runs: int, warmup: int, lead: float, max_new_tokens: int,
+              progress=print) -> dict[str, list[Run]]:
+    """``warmup`` + ``runs`` questions in each mode, alternating; returns the measured runs."""
+    from core.pipeline import AskOptions
+
+    photo = load_benchmark_photo()
+    recording = spoken(QUESTION, RECORDING_SECONDS)
+    options = AskOptions(max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens)
+    memory = PeakMemory()
+    results: dict[str, list[Run]] = {mode: [] for mode in MODES}
+    s.info["load_average_before"] = os.getloadavg()[0]
+    try:
+        for i in range(warmup + runs):
+            # A new key per run: the prefix cache must start empty, as it does for a new photo.
+            fresh = dataclasses.replace(photo, key=f"{photo.key}:{i}")
+            label = f"warm-up {i + 1}" if i < warmup else f"run {i - warmup + 1}/{runs}"
+            for mode in MODES:
+                gc.collect()
+                if mode == "baseline":
+                    run = run_baseline(s, fresh, recording, options, memory)
+                else:
+                    run = run_streaming(s, fresh, recording, options, memory, lead)
+                progress(f"  {label} {mode:9s}: transcript {run.transcript:5.2f} s, first token "
+                         f"{run.first_token:5.2f} s, first audio {run.first_audio:5.2f} s, total "
+                         f"{run.total:5.2f} s, {run.tokens} tokens at {run.decode_tps:4.1f}/s")
+                if i >= warmup:
+                    results[mode].append(run)
+    finally:
+        memory.stop()
+    s.info["load_average_after"] = os.getloadavg()[0]
+    s.info["vm_hwm"] = high_water_bytes()
+    s.info["photo_size"] = photo.image.size
+    s.info["question_seconds"] = results["streaming"][0].question_seconds if runs else RECORDING_SECONDS
+    return results
+
+
+def medians(runs: list[Run]) -> dict[str, float]:
+    """Median of every measure over ``runs``."""
+    keys = ["transcript", "first_token", "last_token", "first_audio", "total", "whisper_rtf", "decode_tps", "tokens",
+            "model_seconds", "outside_share", "prepare_after_t0", "peak_rss"]
+    return {key: statistics.median(getattr(run, key) for run in runs) for key in keys}
