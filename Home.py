@@ -25,7 +25,7 @@ st.markdown(
     """
 - **Stop speaking** and **Play answer again** are the first two buttons on every page, at the very top.
 - **Describe a photo**: a heading and a short instruction, then the camera's **Take photo** button,
-  then **Browse files** to choose a photo, which on a phone can also open the phone's own camera.
+  then **Upload** to choose a photo, which on a phone can also open the phone's own camera.
   SeeSay speaks a short description as soon as the photo arrives; **More detail** asks for a longer one.
 - **Ask by voice**: the photo, then **Record your question** (press again to stop),
   or type your question and press Enter. Follow-up questions are about the same photo;

@@ -19,25 +19,25 @@ import html
 import io
 import logging
 import os
-import re
 import sys
 import tempfile
 import threading
 import time
-import tomllib
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 from core import audio
 from core.images import load_photo
-from core.pipeline import AnswerAudio, AnswerText, AskOptions, Done, Engines, Queued, Transcribed, ask
+from core.pipeline import AnswerAudio, AnswerText, AskOptions, Engines, Queued, Transcribed, ask
 from core.tts import Speech
 from core.vlm import Turn
 from tests import media
+from tests.fakes import FakeSTT
 from tests.faults import is_loopback, outside_connections  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +63,7 @@ def run_together(work, n: int = PEOPLE, timeout: float = 120) -> dict:
         try:
             start.wait(10)
             results[i] = work(i)
-        except BaseException as error:  # handed to the test below
+        except BaseException as error:  # noqa: BLE001  (handed to the test below)
             errors[i] = error
 
     threads = [threading.Thread(target=person, args=(i,), name=f"person-{i}") for i in range(n)]
@@ -155,7 +155,8 @@ class MarkerTTS:
             return clip.readframes(clip.getnframes()).decode("utf-8").replace("\0", "")
 
 
-def test_eight_sessions_at_once_each_get_their_own_transcript_answer_and_audio():
+@pytest.mark.case("isolation", "eight people ask about eight photos at once (scripted engines)")
+def test_eight_sessions_at_once_each_get_their_own_transcript_answer_and_audio(heard):
     recordings = [media.spoken(f"{q} Person {i}.") for i, q in enumerate(QUESTIONS)]
     table = {}
     for i, data in enumerate(recordings):
@@ -194,6 +195,7 @@ def test_eight_sessions_at_once_each_get_their_own_transcript_answer_and_audio()
         assert key == photos[i].key and history[0].question == f"{QUESTIONS[i]} (person {i})"
     assert engines.stt.max_active > 1, "the sessions really ran at the same time"
     assert len(engines.turns) == 0
+    heard("each person hears only their own transcript, answer and audio, follow-ups included")
 
 
 # --- the tiny real LLaVA ------------------------------------------------------------------------
@@ -210,13 +212,14 @@ def _outcome(engines, photo, question, options):
     """The answer text, or the error, of one question (random weights may answer nothing)."""
     try:
         events = list(ask(engines, photo, question, (), options))
-    except Exception as error:  # compared, not hidden: alone and together must fail alike
+    except Exception as error:  # noqa: BLE001  (compared: alone and together must fail alike)
         return ("error", type(error).__name__, str(error)), []
     return ("answer", events[-1].answer.text), events
 
 
 @pytest.mark.models
-def test_eight_sessions_on_the_tiny_llava_get_what_they_get_alone(tiny_vlm):
+@pytest.mark.case("isolation", "eight people ask at once on the tiny real LLaVA")
+def test_eight_sessions_on_the_tiny_llava_get_what_they_get_alone(tiny_vlm, heard):
     engines = Engines(vlm=tiny_vlm, tts=MarkerTTS())
     options = AskOptions(max_new_tokens=10, min_new_tokens=10)
     photos = [load_photo(photo_bytes(i), **LIMITS) for i in range(PEOPLE)]
@@ -233,6 +236,7 @@ def test_eight_sessions_on_the_tiny_llava_get_what_they_get_alone(tiny_vlm):
     waited = [i for i in range(PEOPLE) if any(isinstance(e, Queued) for e in together[i][1])]
     assert waited, "some sessions waited for the model: they really asked at the same time"
     assert len(engines.turns) == 0 and not tiny_vlm._lock.locked()
+    heard(f"each answer is the one the same question gets alone; {len(waited)} of {PEOPLE} were told to wait")
 
 
 # --- nothing written to disk, nothing in the logs ------------------------------------------------
@@ -252,6 +256,11 @@ def _audit(event: str, args: tuple) -> None:
         writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
             mode is None and isinstance(flags, int) and flags & _WRITE_FLAGS)
         if writes:
+            if isinstance(path, int):  # an open descriptor: name what it is now, it may be closed later
+                try:
+                    path = os.readlink(f"/proc/self/fd/{path}")
+                except OSError:
+                    path = f"fd {path}"
             log.append(("open", path, mode))
     elif event in ("os.mkdir", "tempfile.mkdtemp", "tempfile.mkstemp", "os.rename", "shutil.copyfile"):
         log.append((event, args[0], None))
@@ -278,11 +287,8 @@ class WrittenFiles:
 
 
 def _resolve(path) -> str:
-    if isinstance(path, int):  # an open descriptor: a pipe to espeak-ng, or a real file
-        try:
-            return os.readlink(f"/proc/self/fd/{path}")
-        except OSError:
-            return f"fd {path}"
+    if isinstance(path, str) and path.startswith(("pipe:", "socket:", "anon_inode:", "fd ")):
+        return path  # a descriptor, named when it was opened
     return os.path.realpath(os.fsdecode(path))
 
 
@@ -292,8 +298,8 @@ def real_engines(tiny_vlm, test_models):
     from core.stt import load_stt
     from core.tts import load_tts
 
-    return Engines(vlm=tiny_vlm, stt=load_stt("openai-whisper", str(test_models.whisper_tiny_en), "cpu"),
-                   tts=load_tts("offline", private=True, timeout=5))
+    stt = load_stt("faster-whisper", str(test_models.whisper_tiny_en_ct2), "cpu")
+    return Engines(vlm=tiny_vlm, stt=stt, tts=load_tts("offline", private=True, timeout=5))
 
 
 SPOKEN = "What colour is the umbrella?"
@@ -301,68 +307,96 @@ TYPED = "Is the zebra umbrella seesaymarker open?"
 OPTIONS = AskOptions(max_new_tokens=24, min_new_tokens=16)
 
 
-def full_ask(engines: Engines) -> list:
-    """Photo in, a spoken question and a typed follow-up, answers spoken: what a person does."""
-    photo = load_photo(photo_bytes(3), **LIMITS)
+class _Everything(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.text: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.text.append(logging.Formatter("%(name)s %(levelname)s %(message)s").format(record))
+
+
+@pytest.fixture(scope="module")
+def recorded_ask(real_engines):
+    """What a person does, once, with every file write and every log record (DEBUG, all loggers) kept.
+
+    A photo, a spoken question and a typed follow-up, the answers spoken by the offline voice.
+    """
     from core.pipeline import prepare_photo
 
-    prepare_photo(engines, photo)
-    first = list(ask(engines, photo, media.spoken(SPOKEN), (), OPTIONS))
-    turn = Turn(first[-1].answer.question, first[-1].answer.text)
-    second = list(ask(engines, photo, TYPED, [turn], OPTIONS))
-    return [first[-1].answer, second[-1].answer]
+    root, handler = logging.getLogger(), _Everything()
+    level, root.level = root.level, logging.DEBUG
+    root.addHandler(handler)
+    temp_before = set(os.listdir(tempfile.gettempdir()))
+    try:
+        with WrittenFiles() as written:
+            photo = load_photo(photo_bytes(3), **LIMITS)
+            prepare_photo(real_engines, photo)
+            first = list(ask(real_engines, photo, media.spoken(SPOKEN), (), OPTIONS))
+            turn = Turn(first[-1].answer.question, first[-1].answer.text)
+            second = list(ask(real_engines, photo, TYPED, [turn], OPTIONS))
+    finally:
+        root.removeHandler(handler)
+        root.level = level
+    temp_after = set(os.listdir(tempfile.gettempdir()))
+    return {"answers": [first[-1].answer, second[-1].answer], "written": written, "log": handler,
+            "temp_left": temp_after - temp_before}
 
 
-@pytest.mark.models
-def test_a_full_question_writes_no_user_data_to_disk(real_engines):
-    before = set(os.listdir(tempfile.gettempdir()))
-    with WrittenFiles() as written:
-        answers = full_ask(real_engines)
-    assert all(a.speech is not None and a.speech.engine in ("piper", "espeak", "piper+espeak") for a in answers)
-    assert answers[0].transcript is not None and "umbrella" in answers[0].transcript.text.lower()
+def kept_on_disk(written: list, temp_left: set) -> list:
+    """The writes that could have kept something on disk: not a pipe, not Python's byte-code cache,
+    not a temporary file or folder that is gone by now. An empty folder holds nothing (torch makes
+    its compile cache folder when it is first imported); a file put in one is an "open" here."""
     temp = os.path.realpath(tempfile.gettempdir())
-    problems = []
+    kept = []
     for what, path, mode in written:
+        if what == "os.mkdir":
+            continue
         where = _resolve(path)
         if where.startswith(("pipe:", "socket:", "anon_inode:")) or where == "/dev/null":
             continue  # not a file: the offline voice's stdin and stdout
         if where.endswith(".pyc") and "__pycache__" in where:
             continue  # Python's own byte-code cache: not user data
-        inside_temp = where.startswith(temp + os.sep)
-        if inside_temp and not os.path.exists(where):
+        if where.startswith(temp + os.sep) and not os.path.exists(where):
             continue  # a temporary file or folder, already gone
-        problems.append((what, where, mode))
-    assert problems == [], f"written outside a removed temporary folder: {problems}"
-    left = set(os.listdir(tempfile.gettempdir())) - before
-    made_here = {os.path.basename(_resolve(p)) for _, p, _ in written}
-    assert not (left & made_here), f"temporary files left behind: {left & made_here}"
+        kept.append((what, where, mode))
+    made = {os.path.basename(_resolve(p)) for _, p, _ in written}
+    kept += [("left in the temporary folder", name, None) for name in temp_left & made]
+    return kept
 
 
 @pytest.mark.models
-def test_logs_hold_neither_questions_nor_answers(real_engines, caplog):
-    caplog.set_level(logging.DEBUG)  # everything, from every library
-    answers = full_ask(real_engines)
-    logged = caplog.text + "".join(str(r.args) for r in caplog.records)
-    assert caplog.records, "the ask was logged at all"
+@pytest.mark.case("privacy", "a photo, a spoken question and a follow-up: files written (audit hook)")
+def test_a_full_question_writes_no_user_data_to_disk(recorded_ask, heard):
+    answers = recorded_ask["answers"]
+    assert all(a.speech is not None and a.speech.engine in ("piper", "espeak", "piper+espeak") for a in answers)
+    assert answers[0].transcript is not None and "umbrella" in answers[0].transcript.text.lower()
+    kept = kept_on_disk(recorded_ask["written"], recorded_ask["temp_left"])
+    assert kept == [], f"written outside a removed temporary folder: {kept}"
+    heard(f"nothing kept on disk ({len(recorded_ask['written'])} writes, all to pipes or removed temporary files)")
+
+
+@pytest.mark.models
+@pytest.mark.case("privacy", "logs at DEBUG level, every library, across a full question")
+def test_logs_hold_neither_questions_nor_answers(recorded_ask, heard):
+    answers, log = recorded_ask["answers"], recorded_ask["log"]
+    assert log.records, "the ask was logged at all"
+    logged = "\n".join(log.text) + "".join(repr(r.args) for r in log.records)
     said = [answers[0].transcript.text, answers[1].question, "seesaymarker", "zebra umbrella"]
     said += [a.text for a in answers]
     for text in said:
         assert len(text) >= 8, f"too short to tell: {text!r}"  # min_new_tokens keeps answers long
         assert text not in logged, f"{text!r} is in the log"
-    words = {w for a in answers for w in re.findall(r"\w{6,}", a.text)}
-    leaked = [w for w in words if w in logged and w not in _WORDS_LOGS_USE]
-    assert len(leaked) <= len(words) // 4, f"answer words in the log: {leaked}"
-
-
-# words a log line may contain anyway (engine names, units): not evidence of a leak
-_WORDS_LOGS_USE = {"answer", "answered", "seconds", "loaded", "tokens", "characters", "transformers",
-                   "whisper", "prefix", "encoded", "question", "photo", "recording"}
+    heard(f"{len(log.records)} log records; no question or answer text in them")
 
 
 # --- the server configuration --------------------------------------------------------------------
 
 
-def test_server_config_caps_uploads_and_keeps_xsrf_protection():
+@pytest.mark.case("privacy", "the server's upload cap and XSRF protection (.streamlit/config.toml)")
+def test_server_config_caps_uploads_and_keeps_xsrf_protection(heard):
     from core.config import Settings
 
     conf = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
@@ -375,6 +409,7 @@ def test_server_config_caps_uploads_and_keeps_xsrf_protection():
     assert server.get("enableCORS", True) is True  # Streamlit turns XSRF off when CORS is off
     assert conf.get("client", {}).get("showErrorDetails") in ("none", False)  # no tracebacks shown
     assert conf.get("browser", {}).get("gatherUsageStats") is False  # nothing reported to Streamlit
+    heard(f"uploads over {cap_mb} MB are refused by the server; XSRF protection on; no tracebacks shown")
 
 
 # --- the app ---------------------------------------------------------------------------------------
@@ -412,7 +447,7 @@ def scripted_app(app_env, monkeypatch):
 
     vlm, tts = KeyedVLM(delay=0.0), MarkerTTS()
     monkeypatch.setattr(resources, "vlm", lambda: vlm)
-    monkeypatch.setattr(resources, "stt", lambda: pytest.fail("no question here is spoken"))
+    monkeypatch.setattr(resources, "stt", FakeSTT)  # loaded by the Home page; no question here is spoken
     monkeypatch.setattr(resources, "tts", lambda name, private: tts)
     return vlm
 
@@ -445,8 +480,56 @@ def ask_typed(at, text: str) -> None:
     at.run()
 
 
+@pytest.fixture
+def apptest_in_threads(monkeypatch):
+    """Lets AppTest sessions run on several threads at once, as browser sessions do on one server.
+
+    AppTest (Streamlit 1.67) keeps three things of each run in globals: it installs a mock
+    ``Runtime`` and removes it when the run ends, resets ``PagesManager.uses_pages_directory``,
+    and patches ``config.get_option`` for ``global.appTest``. Runs on two threads then trip over
+    each other ("Runtime hasn't been created!", a page run as the home page, the config patch
+    left behind). Here they are set once for the whole test, as a real server has one runtime and
+    one script cache for all its sessions. The app itself is not touched.
+    """
+    import contextlib
+    from unittest.mock import MagicMock
+
+    from streamlit import config
+    from streamlit.components.v2.component_manager import BidiComponentManager
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.caching.storage.dummy_cache_storage import MemoryCacheStorageManager
+    from streamlit.runtime.dataframe_source_manager import DataframeSourceManager
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+    from streamlit.testing.v1 import app_test, local_script_runner
+    from streamlit.testing.v1.util import build_mock_config_get_option
+
+    runtime = MagicMock(spec=Runtime)
+    runtime.media_file_mgr = MediaFileManager(MemoryMediaFileStorage("/mock/media"))
+    runtime.dataframe_source_mgr = DataframeSourceManager()
+    runtime.cache_storage_manager = MemoryCacheStorageManager()
+    components = BidiComponentManager()
+    components.discover_and_register_components(start_file_watching=False)
+    runtime.bidi_component_registry = components
+    monkeypatch.setattr(Runtime, "_instance", runtime)
+    monkeypatch.setattr(app_test, "Runtime", type("RuntimeSlot", (), {"_instance": None}))
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", (ROOT / "pages").is_dir())
+    monkeypatch.setattr(app_test, "PagesManager", type("PagesManagerOfOneRun", (PagesManager,), {}))
+    monkeypatch.setattr(config, "get_option", build_mock_config_get_option({"global.appTest": True}))
+    monkeypatch.setattr(app_test, "patch_config_options", lambda overrides: contextlib.nullcontext())
+    # One script cache, as a server has: each page is compiled once, under the cache's lock.
+    # (A cache per run compiles on every thread at once, which trips CPython 3.11's AST
+    # recursion check: "SystemError: AST constructor recursion depth mismatch".)
+    scripts = ScriptCache()
+    monkeypatch.setattr(app_test, "ScriptCache", lambda: scripts)
+    monkeypatch.setattr(local_script_runner, "ScriptCache", lambda: scripts)
+
+
 @pytest.mark.models
-def test_eight_app_sessions_at_once_each_keep_their_own_history(scripted_app):
+@pytest.mark.case("isolation", "eight browser sessions ask on the Ask page at once (AppTest)")
+def test_eight_app_sessions_at_once_each_keep_their_own_history(scripted_app, apptest_in_threads, heard):
     photos = [photo_bytes(i) for i in range(PEOPLE)]
 
     def person(i: int):
@@ -455,82 +538,104 @@ def test_eight_app_sessions_at_once_each_keep_their_own_history(scripted_app):
         ask_typed(at, QUESTIONS[i])
         return at
 
+    scripted_app.delay = 0.01  # each answer takes a while: the others queue behind it
     sessions = run_together(person, timeout=300)
     keys = [hashlib.sha256(p).hexdigest() for p in photos]
+    waited = [i for i, at in sessions.items()
+              if any("Other people's questions" in c.get("text", "") for c in state(at).sent)]
+    assert waited, "some sessions were told to wait: they really asked at the same time"
     for i, at in sessions.items():
         assert not crashed(at), (i, crashed(at))
         entries = state(at).entries
         assert [(e.question, e.photo_key) for e in entries] == [(QUESTIONS[i], keys[i])], f"person {i}"
         assert entries[0].answer == KeyedVLM.answer_for(keys[i], QUESTIONS[i])
-        assert MarkerTTS.said(Speech(entries[0].speech, "audio/wav", "", "")) == entries[0].answer
+        spoken = MarkerTTS.said(Speech(entries[0].speech, "audio/wav", "", ""))  # sentences, back to back
+        assert spoken.replace(" ", "") == entries[0].answer.replace(" ", "")
         page = " ".join(h.value for h in at.get("html"))
         others = [k[:12] for j, k in enumerate(keys) if j != i]
         assert keys[i][:12] in page and not any(k in page for k in others), f"person {i} sees another's answer"
         assert len({e.id for e in entries}) == 1 and set(state(at).photos) == {keys[i]}
+    heard(f"each history holds only its own photo and question; {len(waited)} of {PEOPLE} were told: "
+          "Other people's questions are being answered first. Please wait.")
 
 
 EVIL = "![x](http://example.com/leak?q=1) [link](http://example.com) <script>alert(1)</script>"
 
 
 def _texts(at) -> dict[str, list[str]]:
-    """Every text the page holds, by the way it reaches the browser."""
+    """Every text the page renders, by the way it is rendered (Markdown, or st.html)."""
     markdown_like = ("markdown", "caption", "title", "header", "subheader", "info", "success", "warning",
                      "error", "text", "toast", "exception")
     found: dict[str, list[str]] = {}
     for kind in markdown_like + ("html",):
         try:
             values = [str(getattr(e, "value", "")) for e in at.get(kind)]
-        except Exception:  # an element type this Streamlit does not have
+        except Exception:  # noqa: BLE001  (an element type this Streamlit does not have)
             values = []
         found[kind] = values
-    found["image alt"] = [img.alt for e in at.get("imgs") for img in e.proto.imgs] if at.get("imgs") else []
-    found["image alt"] += [img.alt for e in at.image for img in e.proto.imgs]
-    found["audio alt"] = [e.proto.alt for e in at.get("audio")]
+    # Not here: the alt texts of the photo and of the Play control. They are attributes (an
+    # accessible name), which the browser never renders as Markdown or HTML.
     return found
 
 
 @pytest.mark.models
-def test_model_output_reaches_the_page_only_as_escaped_text(scripted_app, monkeypatch):
+@pytest.mark.case("privacy", "the model answers with a Markdown image, a link and a <script>")
+def test_model_output_reaches_the_page_only_as_escaped_text(scripted_app, monkeypatch, heard):
     class EvilVLM(KeyedVLM):
         def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0):
-            yield from EVIL.split(" ") and [EVIL[:20], EVIL[20:]]
+            yield from (EVIL[:7], EVIL[7:40], EVIL[40:])  # cut inside the link and the tag
 
     from ui import resources
 
     monkeypatch.setattr(resources, "vlm", lambda: EvilVLM())
+    question = "Read it <b>please</b> ![y](http://example.com/q)"
     at = new_session(DESCRIBE)
-    upload_photo(at, photo_bytes(0))  # the description is the evil answer: also the photo's alt text
+    upload_photo(at, photo_bytes(0))  # described: the evil answer is also the photo's alt text
+    pages = {"Describe a photo": _texts(at)}
     at.switch_page(ASK).run()
-    ask_typed(at, "Read it <b>please</b> ![y](http://example.com/q)")
+    ask_typed(at, question)
+    pages["Ask by voice"] = _texts(at)
     at.switch_page(HISTORY).run()
+    pages["History"] = _texts(at)
     assert not crashed(at), crashed(at)
-    assert [e.answer for e in state(at).entries] == [EVIL, EVIL]
-    texts = _texts(at)
+    assert [(e.question, e.answer) for e in state(at).entries][1:] == [(question, EVIL)]
     escaped = html.escape(EVIL)
-    assert any(escaped in h for h in texts["html"]), "the answer is on the page, escaped"
-    for kind, values in texts.items():
-        for value in values:
-            if kind == "html":
-                assert "<script>alert" not in value and "<img" not in value.lower() or "seesay-js" in value
-                assert 'href="http://example.com' not in value and "<b>please" not in value
-                if "seesay-js" in value:  # the browser bridge: JSON inside a script, "<" escaped
-                    assert "<script>alert" not in value.split("<script>", 1)[1]
-            else:
-                assert "![x](" not in value and "](http://example.com" not in value, (kind, value)
-                assert "<script>" not in value, (kind, value)
+    for page, texts in pages.items():
+        assert any(escaped in h for h in texts["html"]), f"the answer is on {page}, escaped"
+        for kind, values in texts.items():
+            for value in values:
+                if kind != "html":  # rendered as Markdown: neither answer nor question may be in there
+                    assert "![x](" not in value and "](http://example.com" not in value, (page, kind, value)
+                    assert "<script>" not in value and "<b>please" not in value, (page, kind, value)
+                elif "seesay-js" in value:  # the browser bridge: JSON inside a script, "<" escaped
+                    assert "<script>alert" not in value.split("<script>", 1)[1], (page, value)
+                else:
+                    lowered = value.lower()
+                    assert "<script" not in lowered and "<img" not in lowered, (page, value)
+                    assert "href=" not in lowered and "<b>please" not in lowered, (page, value)
+    heard(f"shown as the characters it is made of, on every page: {EVIL}")
 
 
 # --- private mode ------------------------------------------------------------------------------------
 
 
 @pytest.mark.models
-def test_private_mode_opens_no_connection_off_this_machine(app_env, monkeypatch, outside_connections):
+@pytest.mark.case("privacy", "private mode, a whole visit: models load, photo, question, spoken answer, history")
+def test_private_mode_opens_no_connection_off_this_machine(app_env, monkeypatch, outside_connections, heard):
+    from ui import resources
+
     monkeypatch.setenv("SEESAY_PRIVATE", "1")
-    at = new_session(DESCRIBE)  # Home loads every model first, under the guard
-    upload_photo(at, photo_bytes(5), "photo.png")
-    at.switch_page(ASK).run()
-    ask_typed(at, "What is in the photo?")
-    at.switch_page(HISTORY).run()
+    loads_before = set(resources.LOADS)
+    import streamlit.testing.v1  # noqa: F401  (the test harness makes its own temporary folder on import)
+
+    temp_before = set(os.listdir(tempfile.gettempdir()))
+    with WrittenFiles() as written:
+        at = new_session(DESCRIBE)  # Home loads every model first, under the guard
+        upload_photo(at, photo_bytes(5), "photo.png")
+        at.switch_page(ASK).run()
+        ask_typed(at, "What is in the photo?")
+        at.switch_page(HISTORY).run()
+    temp_left = set(os.listdir(tempfile.gettempdir())) - temp_before
     assert not crashed(at), crashed(at)
     entries = state(at).entries
     assert [e.kind for e in entries] == ["describe", "typed"]
@@ -538,13 +643,11 @@ def test_private_mode_opens_no_connection_off_this_machine(app_env, monkeypatch,
         assert entry.speech, "the answer was spoken"
         assert entry.engines.get("tts") in ("piper", "espeak", "piper+espeak")
     assert any("Play" in a.proto.alt for a in at.get("audio"))  # the history plays them back
+    voices = {key[1:] for key in set(resources.LOADS) - loads_before if isinstance(key, tuple)}
+    assert voices and all(private and name != "gtts" for name, private in voices), voices
     assert outside_connections == [], outside_connections
     assert all(is_loopback(target) for _, target in outside_connections.loopback)
-    assert "gtts" not in sys.modules or not any(
-        isinstance(k, tuple) and k[:2] == ("tts", "gtts") for k in _loads())
-
-
-def _loads():
-    from ui import resources
-
-    return list(resources.LOADS)
+    kept = kept_on_disk(written, temp_left)
+    assert kept == [], f"the app wrote outside a removed temporary folder: {kept}"
+    heard(f"no connection off this machine ({len(outside_connections.loopback)} on loopback); "
+          "nothing kept on disk; the answers spoken by the offline voice")

@@ -372,6 +372,18 @@ def test_lying_wav_header(heard):
     recording_accepted(heard, lying, "the sound that is really there", spoken_seconds(), 0.01)
 
 
+@pytest.mark.case("recording", "WAV whose header claims 234 million samples a second")
+def test_wav_claiming_an_absurd_sample_rate(heard):
+    data = media.spoken()
+    rate_at = media.chunk_offset(data, b"fmt ") + 8 + 4
+    forged = media.set_u32(data, rate_at, 234_693_201)
+    t0 = time.perf_counter()
+    error = recording_refused(forged)
+    assert time.perf_counter() - t0 < 2.0  # it took a minute of CPU, then ran out of memory
+    assert "could not read" in error.message
+    heard(error.spoken)
+
+
 @pytest.mark.case("recording", "MP3")
 def test_mp3(heard):
     recording_accepted(heard, media.as_format("mp3"), "MP3", spoken_seconds(), 0.08)

@@ -146,6 +146,76 @@ def test_openai_whisper_refuses_a_ctranslate2_folder(tmp_path):
     assert "faster-whisper" in str(caught.value)
 
 
+class _RecordingWhisper:
+    """Stands in for a loaded openai-whisper model; records how it is asked to decode."""
+
+    is_multilingual = False
+
+    def __init__(self):
+        self.calls = []
+
+    def transcribe(self, samples, **kwargs):
+        self.calls.append((samples, kwargs))
+        segments = [{"no_speech_prob": 0.4}, {"no_speech_prob": 0.1}]
+        return {"text": "  Is the door open?\n", "segments": segments, "language": kwargs["language"]}
+
+
+@pytest.mark.parametrize("device, fp16", [("cpu", False), ("cuda", True), ("cuda:1", True)])
+def test_openai_whisper_decoding_settings(monkeypatch, tmp_path, device, fp16):
+    import whisper
+
+    fake, loaded = _RecordingWhisper(), {}
+
+    def load_model(name, device):
+        loaded.update(name=name, device=device)
+        return fake
+
+    monkeypatch.setattr(whisper, "load_model", load_model)
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"")
+    stt = load_stt("openai-whisper", str(checkpoint), device, options=DecodeOptions(beam_size=3))
+    transcript = stt.transcribe(np.zeros(8000, np.float64), language=None)
+
+    assert loaded == {"name": str(checkpoint), "device": device}
+    samples, kwargs = fake.calls[0]
+    assert samples.dtype == np.float32 and samples.shape == (8000,)  # numpy: no ffmpeg
+    assert kwargs["fp16"] is fp16
+    assert kwargs["beam_size"] == 3 and kwargs["temperature"] == DecodeOptions().temperatures
+    assert kwargs["condition_on_previous_text"] is False
+    assert kwargs["verbose"] is None  # nothing printed
+    assert kwargs["language"] == "en"  # English-only model: no detection
+    assert transcript == Transcript("Is the door open?", "en", 0.1, 0.5, "openai-whisper", 1.0)
+
+
+def test_faster_whisper_settings(monkeypatch, tmp_path):
+    import faster_whisper
+
+    created, calls = [], []
+
+    class FakeModel:
+        def __init__(self, path, **kwargs):
+            created.append((path, kwargs))
+
+        def transcribe(self, samples, **kwargs):
+            calls.append(kwargs)
+            info = type("Info", (), {"language": "de", "language_probability": 0.75, "duration": 1.0})
+            segment = type("Segment", (), {"text": " Ist die Tür offen? ", "no_speech_prob": 0.2})
+            return iter([segment]), info
+
+    monkeypatch.setattr(faster_whisper, "WhisperModel", FakeModel)
+    (tmp_path / "model.bin").write_bytes(b"")
+    on_cpu = load_stt("auto", str(tmp_path), "cpu")
+    on_gpu = load_stt("faster-whisper", str(tmp_path), "cuda")
+    assert created == [(str(tmp_path), {"device": "cpu", "compute_type": "int8"}),
+                       (str(tmp_path), {"device": "cuda", "compute_type": "float16"})]
+    transcript = on_cpu.transcribe(np.zeros(16000, np.float32))
+    assert transcript == Transcript("Ist die Tür offen?", "de", 0.2, 1.0, "faster-whisper", 0.75)
+    (kwargs,) = calls
+    assert kwargs["vad_filter"] is False and kwargs["condition_on_previous_text"] is False
+    assert kwargs["language"] is None and kwargs["beam_size"] == DecodeOptions().beam_size
+    assert on_gpu.name == "faster-whisper"
+
+
 def test_ctranslate2_folder_is_recognised(tmp_path):
     assert not is_ct2_folder(str(tmp_path))
     (tmp_path / "model.bin").write_bytes(b"")

@@ -11,7 +11,7 @@ import contextlib
 import html
 import logging
 import re
-from typing import Iterator, Optional
+from typing import Iterator
 
 import streamlit as st
 
@@ -141,8 +141,3 @@ def guard(target=None) -> Iterator[None]:
         (target or st).error(BUG_MESSAGE)
         browser.announce(BUG_MESSAGE)
 
-
-def current_entry(s: Optional[Session] = None) -> Optional[Entry]:
-    s = s or session()
-    entries = s.conversation_entries()
-    return entries[-1] if entries else None

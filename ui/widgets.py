@@ -27,7 +27,7 @@ def photo_inputs(page: str, heading: str = "Take or choose a photo") -> Optional
     st.markdown(
         "Hold the phone about an arm's length from what you want to know about, then press "
         "**Take photo** (the camera starts after your browser asks for permission). "
-        "Or press **Browse files** under *Choose a photo* to pick a picture; on a phone this can "
+        "Or press **Upload**, under *Choose a photo*, to pick a picture; on a phone this can "
         "also open the phone's own camera, which uses the back lens."
     )
     camera_key, upload_key = f"{page}-camera-{s.round}", f"{page}-upload-{s.round}"

@@ -207,9 +207,10 @@
     // st.camera_input: its label is hidden from screen readers; the button says "Take Photo".
     {selector: "[data-testid='stCameraInputButton']", byText: {"take photo": "Take photo",
                                                               "clear photo": "Clear photo"}},
-    // st.file_uploader: "Browse files" says nothing about photos (the name keeps the visible words).
-    {selector: "[data-testid='stFileUploaderDropzone'] button", byText: {
-      "browse files": "Browse files to choose a photo"}},
+    // st.file_uploader: an "Upload" button and a hidden file input named "file upload" say
+    // nothing about photos (names keep the visible word, WCAG 2.5.3).
+    {selector: "[data-testid='stFileUploaderDropzone'] button", always: "Upload a photo"},
+    {selector: "[data-testid='stFileUploaderDropzoneInput']", always: "Choose a photo file"},
     // st.audio_input: a bare "Record" icon button.
     {selector: "[data-testid='stAudioInputActionButton']", byLabel: {
       "Record": "Record your question", "Stop recording": "Stop recording",
@@ -220,7 +221,9 @@
     LABELS.forEach(function (rule) {
       document.querySelectorAll(rule.selector).forEach(function (node) {
         var wanted = null;
-        if (rule.byText) {
+        if (rule.always) {
+          wanted = rule.always;
+        } else if (rule.byText) {
           wanted = rule.byText[(node.textContent || "").trim().toLowerCase()] || null;
         } else {
           wanted = rule.byLabel[node.getAttribute("aria-label")] || null;

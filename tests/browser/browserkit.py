@@ -1,0 +1,417 @@
+"""What the browser tests do to a SeeSay page, and what they read back from it.
+
+Everything here takes a Playwright ``Page`` (sync API) and works on what a person, a screen
+reader or a keyboard gets: roles and names from Chromium's accessibility tree, computed styles,
+bounding boxes, the one ``<audio>`` element of SeeSay's player and its live region. The stable
+ids come from ``ui/browser.py`` and ``ui/render.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = [
+    "PAGES", "IDLE", "PLAYER_AUDIO", "LIVE_REGION", "LAST_ANSWER", "AXE_TAGS", "RECORD_AUDIO_EVENTS",
+    "Page", "settle", "open_page", "go_to", "audio_state", "audio_events", "watch_live_region",
+    "live_region_log", "axe_violations", "format_violations", "unnamed_controls", "heading_levels",
+    "heading_skips", "small_targets", "tab_walk", "TabStop", "words", "wer", "upload_photo",
+    "ask_typed", "wait_for_answers",
+]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the app: where it is and what identifies it."""
+
+    key: str  # short name for test ids and screenshot files
+    path: str  # URL path ("" for Home)
+    link: str  # its name in the sidebar navigation
+    title: str  # its <h1>
+
+
+PAGES = (
+    Page("home", "", "Home", "SeeSay: hear what is in a photo"),
+    Page("describe", "Describe_a_photo", "Describe a photo", "Describe a photo"),
+    Page("ask", "Ask_by_voice", "Ask by voice", "Ask by voice"),
+    Page("history", "History", "History", "History"),
+    Page("settings", "Settings", "Settings", "Settings"),
+)
+
+#: Streamlit marks its app root with the script state; "notRunning" = the page is drawn.
+IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
+PLAYER_AUDIO = "#seesay-audio"
+LIVE_REGION = "#seesay-status"
+LAST_ANSWER = "#seesay-last-answer"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+#: Installed in every tab before the app loads: every "playing" of any <audio> is written down,
+#: so a test can tell that a clip did play even after it has finished or been stopped.
+RECORD_AUDIO_EVENTS = """
+window.__audioEvents = [];
+for (const type of ["playing", "pause", "ended"]) {
+  document.addEventListener(type, (event) => {
+    const a = event.target;
+    if (!(a instanceof HTMLMediaElement)) { return; }
+    window.__audioEvents.push({type, id: a.id || "", label: a.getAttribute("aria-label") || "",
+                               duration: a.duration, rate: a.playbackRate, time: a.currentTime});
+  }, true);
+}
+"""
+
+
+# --- waiting ------------------------------------------------------------------------------------
+
+
+def settle(page, timeout: float = 120_000) -> None:
+    """Wait until Streamlit has finished the current run and SeeSay's browser side is there.
+
+    A click reaches the server a moment later than it returns here, so first give the app a
+    chance to start running; then wait for the idle state.
+    """
+    page.wait_for_timeout(250)
+    page.wait_for_selector(IDLE, timeout=timeout)
+    page.wait_for_function("() => !!window.SeeSay && !!document.getElementById('seesay-player')",
+                           timeout=timeout)
+
+
+def open_page(page, base_url: str, target: Page, timeout: float = 120_000) -> None:
+    """Load ``target`` (a fresh Streamlit session) and wait until it is drawn."""
+    page.goto(f"{base_url}/{target.path}")
+    page.get_by_role("heading", level=1, name=target.title).wait_for(timeout=timeout)
+    settle(page, timeout)
+    if target.key in ("describe", "ask"):
+        # The camera widget starts the (fake) camera after the page is drawn.
+        page.locator("[data-testid=stCameraInputButton]:not([disabled])").first.wait_for(timeout=timeout)
+    if target.key == "home":
+        page.get_by_text("SeeSay is ready.", exact=False).first.wait_for(state="attached", timeout=timeout)
+    page.wait_for_timeout(200)  # seesay.js names Streamlit's buttons on the next animation frame
+
+
+def go_to(page, target: Page, timeout: float = 120_000) -> None:
+    """Follow the sidebar link to ``target`` (same session: the photo and history stay)."""
+    link = page.locator("[data-testid=stSidebarNav]").get_by_role("link", name=target.link, exact=True)
+    if not link.is_visible():  # phones start with the sidebar closed
+        page.locator("[data-testid=stExpandSidebarButton]").click()
+    link.click()
+    page.get_by_role("heading", level=1, name=target.title).wait_for(timeout=timeout)
+    settle(page, timeout)
+
+
+# --- audio and the live region -------------------------------------------------------------------
+
+
+def audio_state(page, selector: str = PLAYER_AUDIO) -> dict:
+    return page.locator(selector).evaluate(
+        """a => ({paused: a.paused, ended: a.ended, time: a.currentTime, duration: a.duration,
+                  rate: a.playbackRate, defaultRate: a.defaultPlaybackRate,
+                  preservesPitch: a.preservesPitch, hasSource: !!a.getAttribute('src')})""")
+
+
+def audio_events(page) -> list[dict]:
+    return page.evaluate("window.__audioEvents || []")
+
+
+def watch_live_region(page) -> None:
+    """Write down every text the live region shows from now on (``live_region_log``)."""
+    page.evaluate(
+        """() => {
+          const region = document.getElementById('seesay-status');
+          window.__liveLog = [];
+          new MutationObserver(() => {
+            const text = region.textContent.trim();
+            if (text) { window.__liveLog.push(text); }
+          }).observe(region, {childList: true, characterData: true, subtree: true});
+        }""")
+
+
+def live_region_log(page) -> list[str]:
+    return page.evaluate("window.__liveLog || []")
+
+
+# --- axe-core -----------------------------------------------------------------------------------
+
+
+def axe_violations(page, exclude: list[str] | None = None) -> list[dict]:
+    """axe-core's violations of WCAG 2.0-2.2 A and AA on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    options = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]}
+    context = {"exclude": [[s] for s in exclude]} if exclude else None
+    return Axe().run(page, context=context, options=options).response["violations"]
+
+
+def format_violations(violations: list[dict]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"{v['id']} ({v['impact']}): {v['help']}")
+        for node in v["nodes"][:5]:
+            lines.append(f"    {', '.join(map(str, node['target']))}: {node.get('failureSummary', '')!r}"
+                         f"\n      {node['html'][:200]}")
+    return "\n".join(lines)
+
+
+# --- the accessibility tree ----------------------------------------------------------------------
+
+#: roles a person can operate (ARIA widget roles, as Chromium names them)
+INTERACTIVE_ROLES = {
+    "button", "link", "textbox", "searchbox", "combobox", "checkbox", "radio", "switch", "slider",
+    "spinbutton", "menuitem", "menuitemcheckbox", "menuitemradio", "tab", "option", "listbox",
+    "treeitem", "PopUpButton", "ToggleButton", "MenuListPopup",
+}
+
+
+def unnamed_controls(page) -> list[dict]:
+    """Interactive nodes of Chromium's full accessibility tree that have no accessible name.
+
+    The tree is what a screen reader gets: it includes what CSS hides only visually and leaves
+    out what ``aria-hidden`` or ``display: none`` removes.
+    """
+    cdp = page.context.new_cdp_session(page)
+    try:
+        nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
+    finally:
+        cdp.detach()
+    missing = []
+    for node in nodes:
+        if node.get("ignored"):
+            continue
+        role = (node.get("role") or {}).get("value", "")
+        if role not in INTERACTIVE_ROLES:
+            continue
+        name = str((node.get("name") or {}).get("value", "")).strip()
+        if not name:
+            props = {p["name"]: p.get("value", {}).get("value") for p in node.get("properties", [])}
+            missing.append({"role": role, "backendDOMNodeId": node.get("backendDOMNodeId"),
+                            "focusable": props.get("focusable"), "html": _html_of(page, node)})
+    return missing
+
+
+def _html_of(page, node: dict) -> str:
+    """The start of the element's HTML, for a readable failure message."""
+    backend = node.get("backendDOMNodeId")
+    if backend is None:
+        return ""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        resolved = cdp.send("DOM.resolveNode", {"backendNodeId": backend})
+        result = cdp.send("Runtime.callFunctionOn", {
+            "objectId": resolved["object"]["objectId"],
+            "functionDeclaration": "function () { return (this.outerHTML || this.textContent || '').slice(0, 240); }",
+            "returnByValue": True,
+        })
+        return result["result"].get("value", "")
+    except Exception as error:  # the node went away between the two calls
+        return f"(could not read: {error})"
+    finally:
+        cdp.detach()
+
+
+def heading_levels(page) -> list[tuple[int, str]]:
+    """(level, text) of every heading a screen reader lists, in document order."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('h1,h2,h3,h4,h5,h6,[role=heading]'))
+              .filter(h => !h.closest('[aria-hidden=true]') && h.getClientRects().length > 0)
+              .map(h => [Number(h.getAttribute('aria-level') || h.tagName.slice(1)),
+                         h.textContent.trim()])""")
+
+
+def heading_skips(levels: list[tuple[int, str]]) -> list[str]:
+    """Where the heading outline jumps down more than one level (or starts below h1)."""
+    problems, previous = [], 0
+    for level, text in levels:
+        if level > previous + 1:
+            problems.append(f"h{level} {text!r} follows h{previous or '(none)'}")
+        previous = level
+    return problems
+
+
+#: what a person can press, tap or type into
+_TARGETS = ("button, a[href], input:not([type=hidden]), select, textarea, summary, audio[controls], "
+            "[role=button], [role=link], [role=checkbox], [role=radio], [role=switch], "
+            "[role=combobox], [role=slider], [role=tab], [role=menuitem], [tabindex]:not([tabindex='-1'])")
+
+
+def small_targets(page, minimum: float = 44) -> list[dict]:
+    """Visible targets smaller than ``minimum`` CSS pixels in width or height.
+
+    A control that is itself invisible (a native radio or file input drawn by its label) is
+    measured by its label, which is what is tapped. Inline links inside sentences are exempt in
+    WCAG 2.5.8; SeeSay has none, so none are skipped here.
+    """
+    return page.evaluate(
+        """([selector, minimum]) => {
+          const visible = (el) => {
+            const s = getComputedStyle(el);
+            if (s.visibility === 'hidden' || s.display === 'none' || Number(s.opacity) === 0) { return false; }
+            const r = el.getBoundingClientRect();
+            if (r.width <= 1 || r.height <= 1) { return false; }
+            // Visually hidden on purpose (the skip link until it is focused): clipped away.
+            if (s.clip === 'rect(0px, 0px, 0px, 0px)' || s.clipPath === 'inset(50%)') { return false; }
+            return true;
+          };
+          const hiddenByAncestor = (el) => {
+            for (let n = el; n; n = n.parentElement) {
+              const s = getComputedStyle(n);
+              if (s.display === 'none' || s.visibility === 'hidden') { return true; }
+              if (n.getAttribute('aria-hidden') === 'true' && n !== el) { return true; }
+            }
+            return false;
+          };
+          const out = [];
+          for (const el of document.querySelectorAll(selector)) {
+            if (el.disabled || hiddenByAncestor(el)) { continue; }
+            let box = el;
+            if (!visible(el)) {
+              const label = el.closest('label') || (el.id && document.querySelector(`label[for="${el.id}"]`));
+              if (!label || !visible(label)) { continue; }
+              box = label;
+            }
+            const r = box.getBoundingClientRect();
+            if (r.width + 0.5 < minimum || r.height + 0.5 < minimum) {
+              out.push({tag: el.tagName.toLowerCase(), testid: el.getAttribute('data-testid') || '',
+                        name: (el.getAttribute('aria-label') || el.textContent || '').trim().slice(0, 60),
+                        width: Math.round(r.width * 10) / 10, height: Math.round(r.height * 10) / 10});
+            }
+          }
+          return out;
+        }""", [_TARGETS, minimum])
+
+
+# --- the keyboard ---------------------------------------------------------------------------------
+
+
+@dataclass
+class TabStop:
+    key: int  # identity of the element (the same element keeps its key)
+    name: str  # what it says (aria-label or text)
+    tag: str
+    in_main: bool
+    top: float  # position in the page, scroll included
+    left: float
+    indicated: bool  # looks different when focused (outline, box-shadow or border)
+
+
+_TAB_STOP = """
+() => {
+  const el = document.activeElement;
+  if (!el || el === document.body || el === document.documentElement) { return null; }
+  window.__tabKeys = window.__tabKeys || new Map();
+  if (!window.__tabKeys.has(el)) { window.__tabKeys.set(el, window.__tabKeys.size + 1); }
+  // What the focus indicator looks like, on the element or on what draws it (the visible
+  // label of a visually hidden radio, switch or file input).
+  const look = (n) => { const s = getComputedStyle(n);
+    return [s.outlineStyle, s.outlineWidth, s.outlineColor, s.boxShadow, s.borderColor,
+            s.backgroundColor].join('|'); };
+  const candidates = [el, el.parentElement, el.closest('label'), el.nextElementSibling]
+      .filter(n => n && n !== document.body);
+  const focused = candidates.map(look);
+  // The same elements without focus: move focus to a neutral place, read, and restore.
+  const r = el.getBoundingClientRect();
+  const scroller = document.querySelector('[data-testid=stMain]');
+  return {key: window.__tabKeys.get(el),
+          name: (el.getAttribute('aria-label') || el.innerText || el.value || el.getAttribute('title') || '').trim().slice(0, 80),
+          tag: el.tagName.toLowerCase(), inMain: !!el.closest('main, [data-testid=stMain]'),
+          top: r.top + (el.closest('[data-testid=stMain]') && scroller ? scroller.scrollTop : 0),
+          left: r.left, focused};
+}
+"""
+
+_UNFOCUSED_LOOK = """
+(keys) => {
+  const look = (n) => { const s = getComputedStyle(n);
+    return [s.outlineStyle, s.outlineWidth, s.outlineColor, s.boxShadow, s.borderColor,
+            s.backgroundColor].join('|'); };
+  const out = {};
+  for (const [el, key] of window.__tabKeys) {
+    if (!keys.includes(key) || !el.isConnected) { continue; }
+    const candidates = [el, el.parentElement, el.closest('label'), el.nextElementSibling]
+        .filter(n => n && n !== document.body);
+    out[key] = candidates.map(look);
+  }
+  return out;
+}
+"""
+
+
+def tab_walk(page, limit: int = 150) -> tuple[list[TabStop], bool]:
+    """Press Tab from the top of the page until focus leaves the page or comes back round.
+
+    Returns the stops in order and whether the walk ended properly (False: still going after
+    ``limit`` presses, which means focus is trapped somewhere).
+    """
+    page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
+    page.mouse.click(1, page.viewport_size["height"] - 2)  # a neutral spot: nothing focused
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    raw, ended = [], False
+    seen = set()
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        stop = page.evaluate(_TAB_STOP)
+        if stop is None:  # focus left the document: the end of the page
+            ended = bool(raw)
+            if ended:
+                break
+            continue
+        if stop["key"] in seen:  # back to an element already visited
+            ended = stop["key"] == raw[0]["key"]  # a clean cycle starts again at the first stop
+            break
+        seen.add(stop["key"])
+        raw.append(stop)
+    # Focus away from everything, then read the same elements unfocused.
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    unfocused = page.evaluate(_UNFOCUSED_LOOK, [s["key"] for s in raw])
+    stops = [TabStop(key=s["key"], name=s["name"], tag=s["tag"], in_main=s["inMain"], top=s["top"],
+                     left=s["left"], indicated=unfocused.get(str(s["key"]), s["focused"]) != s["focused"])
+             for s in raw]
+    return stops, ended
+
+
+# --- questions and answers -------------------------------------------------------------------------
+
+
+def upload_photo(page, path, timeout: float = 120_000) -> None:
+    """Choose ``path`` with the photo uploader (what "Upload a photo" opens)."""
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(path))
+    page.get_by_text("Photo received.").first.wait_for(state="attached", timeout=timeout)
+    settle(page, timeout)
+
+
+def wait_for_answers(page, count: int, timeout: float = 120_000) -> None:
+    """Wait until the page shows ``count`` answers and the run is over."""
+    page.wait_for_function(f"() => document.querySelectorAll('.seesay-answer').length >= {count}",
+                           timeout=timeout)
+    settle(page, timeout)
+    page.locator(LAST_ANSWER).wait_for(timeout=timeout)
+
+
+def ask_typed(page, question: str, timeout: float = 120_000) -> None:
+    """Type a question on the Ask page and press Enter; wait for its answer."""
+    before = page.locator(".seesay-answer").count()
+    box = page.get_by_role("textbox", name="Or type your question")
+    box.fill(question)
+    box.press("Enter")
+    wait_for_answers(page, before + 1, timeout)
+
+
+# --- words ---------------------------------------------------------------------------------------
+
+# British and American spellings are the same word to a listener.
+_SAME_WORD = {"colour": "color", "colours": "colors", "grey": "gray"}
+
+
+def words(text: str) -> list[str]:
+    text = unicodedata.normalize("NFKC", text).lower()
+    return [_SAME_WORD.get(w, w) for w in re.findall(r"[\w']+", text)]
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate: word edits (Levenshtein) over the reference's length."""
+    ref, hyp = words(reference), words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, start=1):
+        previous, row[0] = row[0], i
+        for j, h in enumerate(hyp, start=1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
+    return row[-1] / max(1, len(ref))
