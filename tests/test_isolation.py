@@ -176,8 +176,8 @@ def test_eight_sessions_at_once_each_get_their_own_transcript_answer_and_audio(h
     results = run_together(person)
     for i, (first, follow_up) in results.items():
         key, asked = photos[i].key, f"{QUESTIONS[i]} (person {i})"
-        (heard,) = [e for e in first if isinstance(e, Transcribed)]
-        assert heard.transcript.text == asked
+        (transcribed,) = [e for e in first if isinstance(e, Transcribed)]
+        assert transcribed.transcript.text == asked
         for events, question, turns in ((first, asked, 0), (follow_up, f"And the colour, person {i}?", 1)):
             answer = events[-1].answer
             expected = KeyedVLM.answer_for(key, question, turns)
@@ -625,7 +625,7 @@ def test_private_mode_opens_no_connection_off_this_machine(app_env, monkeypatch,
     from ui import resources
 
     monkeypatch.setenv("SEESAY_PRIVATE", "1")
-    loads_before = set(resources.LOADS)
+    loads_before = dict(resources.LOADS)
     import streamlit.testing.v1  # noqa: F401  (the test harness makes its own temporary folder on import)
 
     temp_before = set(os.listdir(tempfile.gettempdir()))
@@ -643,7 +643,7 @@ def test_private_mode_opens_no_connection_off_this_machine(app_env, monkeypatch,
         assert entry.speech, "the answer was spoken"
         assert entry.engines.get("tts") in ("piper", "espeak", "piper+espeak")
     assert any("Play" in a.proto.alt for a in at.get("audio"))  # the history plays them back
-    voices = {key[1:] for key in set(resources.LOADS) - loads_before if isinstance(key, tuple)}
+    voices = {key[1:] for key, n in resources.LOADS.items() if isinstance(key, tuple) and n > loads_before.get(key, 0)}
     assert voices and all(private and name != "gtts" for name, private in voices), voices
     assert outside_connections == [], outside_connections
     assert all(is_loopback(target) for _, target in outside_connections.loopback)

@@ -93,6 +93,12 @@ def test_missing_model_names_the_setting(tmp_path, engine, name):
     assert str(tmp_path) not in str(caught.value)  # spoken messages carry no file paths
 
 
+@pytest.mark.parametrize("engine", ["auto", *ENGINES])
+def test_empty_model_setting_is_missing_not_the_current_folder(engine):
+    with pytest.raises(ModelUnavailableError, match="SEESAY_WHISPER_MODEL"):
+        load_stt(engine, "", "cpu")
+
+
 def test_unknown_name_is_not_sent_to_any_server(monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError("no download may be tried for a name Whisper does not have")

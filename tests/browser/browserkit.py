@@ -13,9 +13,9 @@ import unicodedata
 from dataclasses import dataclass
 
 __all__ = [
-    "PAGES", "IDLE", "PLAYER_AUDIO", "LIVE_REGION", "LAST_ANSWER", "AXE_TAGS", "RECORD_AUDIO_EVENTS",
-    "Page", "settle", "open_page", "go_to", "audio_state", "audio_events", "watch_live_region",
-    "live_region_log", "axe_violations", "format_violations", "unnamed_controls", "heading_levels",
+    "PAGES", "IDLE", "PLAYER_AUDIO", "LIVE_REGION", "LAST_ANSWER", "AXE_TAGS", "RECORD_EVENTS",
+    "Page", "settle", "open_page", "go_to", "audio_state", "audio_events", "live_region_log",
+    "wait_for_announcement", "wait_for_playing", "axe_violations", "format_violations", "unnamed_controls", "heading_levels",
     "heading_skips", "small_targets", "tab_walk", "TabStop", "words", "wer", "upload_photo",
     "ask_typed", "wait_for_answers",
 ]
@@ -46,10 +46,13 @@ LIVE_REGION = "#seesay-status"
 LAST_ANSWER = "#seesay-last-answer"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
-#: Installed in every tab before the app loads: every "playing" of any <audio> is written down,
-#: so a test can tell that a clip did play even after it has finished or been stopped.
-RECORD_AUDIO_EVENTS = """
+#: Installed in every tab before the app loads. It writes down every "playing", "pause" and
+#: "ended" of any <audio> (so a test can tell that a clip played even after it finished or was
+#: stopped) and every text SeeSay's live region shows (the observer is in place before the region
+#: is even created, so nothing said early is missed).
+RECORD_EVENTS = """
 window.__audioEvents = [];
+window.__liveLog = [];
 for (const type of ["playing", "pause", "ended"]) {
   document.addEventListener(type, (event) => {
     const a = event.target;
@@ -58,6 +61,17 @@ for (const type of ["playing", "pause", "ended"]) {
                                duration: a.duration, rate: a.playbackRate, time: a.currentTime});
   }, true);
 }
+new MutationObserver((mutations) => {
+  for (const m of mutations) {
+    const node = m.target.nodeType === Node.ELEMENT_NODE ? m.target : m.target.parentElement;
+    const region = node && node.closest && node.closest("#seesay-status");
+    if (region) {
+      const text = region.textContent.trim();
+      if (text) { window.__liveLog.push(text); }
+      return;
+    }
+  }
+}).observe(document.documentElement, {subtree: true, childList: true, characterData: true});
 """
 
 
@@ -91,10 +105,10 @@ def open_page(page, base_url: str, target: Page, timeout: float = 120_000) -> No
 
 def go_to(page, target: Page, timeout: float = 120_000) -> None:
     """Follow the sidebar link to ``target`` (same session: the photo and history stay)."""
-    link = page.locator("[data-testid=stSidebarNav]").get_by_role("link", name=target.link, exact=True)
-    if not link.is_visible():  # phones start with the sidebar closed
-        page.locator("[data-testid=stExpandSidebarButton]").click()
-    link.click()
+    expand = page.locator("[data-testid=stExpandSidebarButton]")
+    if expand.is_visible():  # phones start with the sidebar closed
+        expand.click()
+    page.locator("[data-testid=stSidebarNav]").get_by_role("link", name=target.link, exact=True).click()
     page.get_by_role("heading", level=1, name=target.title).wait_for(timeout=timeout)
     settle(page, timeout)
 
@@ -113,21 +127,27 @@ def audio_events(page) -> list[dict]:
     return page.evaluate("window.__audioEvents || []")
 
 
-def watch_live_region(page) -> None:
-    """Write down every text the live region shows from now on (``live_region_log``)."""
-    page.evaluate(
-        """() => {
-          const region = document.getElementById('seesay-status');
-          window.__liveLog = [];
-          new MutationObserver(() => {
-            const text = region.textContent.trim();
-            if (text) { window.__liveLog.push(text); }
-          }).observe(region, {childList: true, characterData: true, subtree: true});
-        }""")
-
-
 def live_region_log(page) -> list[str]:
+    """Every text the live region has shown in this tab, in order (see RECORD_EVENTS)."""
     return page.evaluate("window.__liveLog || []")
+
+
+def wait_for_announcement(page, text: str, after: int = 0, timeout: float = 120_000) -> list[str]:
+    """Wait until the live region says ``text`` (after its first ``after`` messages); returns
+    the messages from ``after`` on."""
+    page.wait_for_function("([text, after]) => (window.__liveLog || []).slice(after).includes(text)",
+                           arg=[text, after], timeout=timeout)
+    return live_region_log(page)[after:]
+
+
+def wait_for_playing(page, after: int = 0, min_seconds: float = 0.3, timeout: float = 30_000) -> dict:
+    """Wait until SeeSay's player starts a clip longer than ``min_seconds`` (not the silent
+    unlock clip) after its first ``after`` recorded events; returns that event."""
+    handle = page.wait_for_function(
+        """([after, min]) => (window.__audioEvents || []).slice(after).find(
+              e => e.type === 'playing' && e.id === 'seesay-audio' && e.duration > min) || null""",
+        arg=[after, min_seconds], timeout=timeout)
+    return handle.json_value()
 
 
 # --- axe-core -----------------------------------------------------------------------------------
@@ -232,40 +252,83 @@ _TARGETS = ("button, a[href], input:not([type=hidden]), select, textarea, summar
             "[role=button], [role=link], [role=checkbox], [role=radio], [role=switch], "
             "[role=combobox], [role=slider], [role=tab], [role=menuitem], [tabindex]:not([tabindex='-1'])")
 
+#: JavaScript helpers, installed on the page as window.__kit before each measurement.
+_KIT = r"""
+window.__kit = {
+  // Drawn where a person can see it: not clipped away, transparent or tiny.
+  shown(n) {
+    const r = n.getBoundingClientRect();
+    if (r.width <= 2 || r.height <= 2) { return false; }
+    for (let m = n; m && m !== document.documentElement; m = m.parentElement) {
+      const s = getComputedStyle(m);
+      if (s.display === 'none' || s.visibility === 'hidden' || Number(s.opacity) === 0) { return false; }
+      if (s.clip === 'rect(0px, 0px, 0px, 0px)' || s.clipPath === 'inset(50%)') { return false; }
+    }
+    return true;
+  },
+  // Out of reach for everyone: not rendered, or inside aria-hidden.
+  hidden(n) {
+    for (let m = n; m; m = m.parentElement) {
+      const s = getComputedStyle(m);
+      if (s.display === 'none' || s.visibility === 'hidden') { return true; }
+      if (m !== n && m.getAttribute('aria-hidden') === 'true') { return true; }
+    }
+    return false;
+  },
+  // The label that stands for a visually hidden native control.
+  label(el) {
+    return el.closest('label') || (el.id && document.querySelector(`label[for="${el.id}"]`)) || null;
+  },
+  // What may draw an element's focus indicator: itself, its label (radios and switches draw
+  // their own), its next sibling (the drawn box of a hidden input), a few ancestors (wrappers
+  // that show :focus-within). Only what is visible counts.
+  indicators(el) {
+    const parts = {self: el, label: this.label(el), next: el.nextElementSibling};
+    for (let m = el.parentElement, i = 1; m && m !== document.body && i <= 3; m = m.parentElement, i++) {
+      parts['up' + i] = m;
+    }
+    const looks = {};
+    for (const [name, n] of Object.entries(parts)) {
+      looks[name] = n && this.shown(n) ? this.look(n) : null;
+    }
+    return looks;
+  },
+  // A focus indicator a person can see: an outline, a box-shadow (rings) or a border. A faint
+  // change of background alone does not count.
+  look(n) {
+    const s = getComputedStyle(n);
+    const outline = s.outlineStyle === 'none' || parseFloat(s.outlineWidth) === 0 ? 'none'
+        : `${s.outlineStyle} ${s.outlineWidth} ${s.outlineColor}`;
+    const border = ['Top', 'Right', 'Bottom', 'Left'].map((side) =>
+        s['border' + side + 'Style'] === 'none' || parseFloat(s['border' + side + 'Width']) === 0 ? 'none'
+        : `${s['border' + side + 'Width']} ${s['border' + side + 'Color']}`).join(',');
+    return `outline: ${outline}; box-shadow: ${s.boxShadow}; border: ${border}`;
+  },
+};
+"""
+
+
+def _kit(page) -> None:
+    page.evaluate(f"() => {{ {_KIT} }}")
+
 
 def small_targets(page, minimum: float = 44) -> list[dict]:
     """Visible targets smaller than ``minimum`` CSS pixels in width or height.
 
-    A control that is itself invisible (a native radio or file input drawn by its label) is
-    measured by its label, which is what is tapped. Inline links inside sentences are exempt in
+    A native radio, switch or file input that is visually hidden is operated through what draws
+    it: its label, which is measured instead. Inline links inside sentences are exempt in
     WCAG 2.5.8; SeeSay has none, so none are skipped here.
     """
+    _kit(page)
     return page.evaluate(
         """([selector, minimum]) => {
-          const visible = (el) => {
-            const s = getComputedStyle(el);
-            if (s.visibility === 'hidden' || s.display === 'none' || Number(s.opacity) === 0) { return false; }
-            const r = el.getBoundingClientRect();
-            if (r.width <= 1 || r.height <= 1) { return false; }
-            // Visually hidden on purpose (the skip link until it is focused): clipped away.
-            if (s.clip === 'rect(0px, 0px, 0px, 0px)' || s.clipPath === 'inset(50%)') { return false; }
-            return true;
-          };
-          const hiddenByAncestor = (el) => {
-            for (let n = el; n; n = n.parentElement) {
-              const s = getComputedStyle(n);
-              if (s.display === 'none' || s.visibility === 'hidden') { return true; }
-              if (n.getAttribute('aria-hidden') === 'true' && n !== el) { return true; }
-            }
-            return false;
-          };
-          const out = [];
+          const kit = window.__kit, out = [];
           for (const el of document.querySelectorAll(selector)) {
-            if (el.disabled || hiddenByAncestor(el)) { continue; }
+            if (el.disabled || kit.hidden(el)) { continue; }
             let box = el;
-            if (!visible(el)) {
-              const label = el.closest('label') || (el.id && document.querySelector(`label[for="${el.id}"]`));
-              if (!label || !visible(label)) { continue; }
+            if (!kit.shown(el)) {
+              const label = kit.label(el);
+              if (!label || !kit.shown(label)) { continue; }  // hidden on purpose (the skip link)
               box = label;
             }
             const r = box.getBoundingClientRect();
@@ -290,7 +353,8 @@ class TabStop:
     in_main: bool
     top: float  # position in the page, scroll included
     left: float
-    indicated: bool  # looks different when focused (outline, box-shadow or border)
+    indicated: bool  # something visible looks different while it has focus
+    changed: tuple = ()  # what looks different: "self", "label", "next", "up1".."up3"
 
 
 _TAB_STOP = """
@@ -299,36 +363,25 @@ _TAB_STOP = """
   if (!el || el === document.body || el === document.documentElement) { return null; }
   window.__tabKeys = window.__tabKeys || new Map();
   if (!window.__tabKeys.has(el)) { window.__tabKeys.set(el, window.__tabKeys.size + 1); }
-  // What the focus indicator looks like, on the element or on what draws it (the visible
-  // label of a visually hidden radio, switch or file input).
-  const look = (n) => { const s = getComputedStyle(n);
-    return [s.outlineStyle, s.outlineWidth, s.outlineColor, s.boxShadow, s.borderColor,
-            s.backgroundColor].join('|'); };
-  const candidates = [el, el.parentElement, el.closest('label'), el.nextElementSibling]
-      .filter(n => n && n !== document.body);
-  const focused = candidates.map(look);
-  // The same elements without focus: move focus to a neutral place, read, and restore.
+  const kit = window.__kit;
   const r = el.getBoundingClientRect();
   const scroller = document.querySelector('[data-testid=stMain]');
+  const inMain = !!el.closest('[data-testid=stMain]');
+  const label = kit.label(el);
   return {key: window.__tabKeys.get(el),
-          name: (el.getAttribute('aria-label') || el.innerText || el.value || el.getAttribute('title') || '').trim().slice(0, 80),
-          tag: el.tagName.toLowerCase(), inMain: !!el.closest('main, [data-testid=stMain]'),
-          top: r.top + (el.closest('[data-testid=stMain]') && scroller ? scroller.scrollTop : 0),
-          left: r.left, focused};
+          name: (el.getAttribute('aria-label') || (label && label.innerText) || el.innerText ||
+                 el.getAttribute('placeholder') || '').trim().slice(0, 80),
+          tag: el.tagName.toLowerCase(), inMain,
+          top: r.top + (inMain && scroller ? scroller.scrollTop : 0), left: r.left,
+          looks: kit.indicators(el)};
 }
 """
 
-_UNFOCUSED_LOOK = """
-(keys) => {
-  const look = (n) => { const s = getComputedStyle(n);
-    return [s.outlineStyle, s.outlineWidth, s.outlineColor, s.boxShadow, s.borderColor,
-            s.backgroundColor].join('|'); };
-  const out = {};
-  for (const [el, key] of window.__tabKeys) {
-    if (!keys.includes(key) || !el.isConnected) { continue; }
-    const candidates = [el, el.parentElement, el.closest('label'), el.nextElementSibling]
-        .filter(n => n && n !== document.body);
-    out[key] = candidates.map(look);
+_UNFOCUSED_LOOKS = """
+() => {
+  const kit = window.__kit, out = {};
+  for (const [el, key] of window.__tabKeys || []) {
+    if (el.isConnected) { out[key] = kit.indicators(el); }
   }
   return out;
 }
@@ -339,32 +392,44 @@ def tab_walk(page, limit: int = 150) -> tuple[list[TabStop], bool]:
     """Press Tab from the top of the page until focus leaves the page or comes back round.
 
     Returns the stops in order and whether the walk ended properly (False: still going after
-    ``limit`` presses, which means focus is trapped somewhere).
+    ``limit`` presses, or going round a loop that skips the start: focus is trapped).
     """
-    page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
-    page.mouse.click(1, page.viewport_size["height"] - 2)  # a neutral spot: nothing focused
-    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    _kit(page)
+    # Start where a keyboard user starts: before everything. Focusing a -1 tabindex element at the
+    # top of the body puts the sequential focus starting point there, and it is no tab stop itself.
+    page.evaluate("""() => {
+        const start = document.createElement('span');
+        start.id = 'kit-start'; start.tabIndex = -1;
+        document.body.insertBefore(start, document.body.firstChild);
+        start.focus();
+        window.__tabKeys = new Map();
+    }""")
     raw, ended = [], False
-    seen = set()
     for _ in range(limit):
         page.keyboard.press("Tab")
         stop = page.evaluate(_TAB_STOP)
-        if stop is None:  # focus left the document: the end of the page
-            ended = bool(raw)
-            if ended:
+        if stop is None:  # focus went past the last element, out of the page
+            if raw:
+                ended = True
                 break
             continue
-        if stop["key"] in seen:  # back to an element already visited
-            ended = stop["key"] == raw[0]["key"]  # a clean cycle starts again at the first stop
+        if any(s["key"] == stop["key"] for s in raw):  # an element seen before
+            ended = stop["key"] == raw[0]["key"]  # a clean round starts again at the first stop
             break
-        seen.add(stop["key"])
         raw.append(stop)
-    # Focus away from everything, then read the same elements unfocused.
-    page.evaluate("() => document.activeElement && document.activeElement.blur()")
-    unfocused = page.evaluate(_UNFOCUSED_LOOK, [s["key"] for s in raw])
-    stops = [TabStop(key=s["key"], name=s["name"], tag=s["tag"], in_main=s["inMain"], top=s["top"],
-                     left=s["left"], indicated=unfocused.get(str(s["key"]), s["focused"]) != s["focused"])
-             for s in raw]
+    page.evaluate("""() => { document.activeElement && document.activeElement.blur();
+                              const start = document.getElementById('kit-start'); start && start.remove(); }""")
+    page.wait_for_timeout(100)  # transitions of the focus styles
+    unfocused = page.evaluate(_UNFOCUSED_LOOKS)
+    stops = []
+    for s in raw:
+        before = unfocused.get(str(s["key"]))  # None: the element is gone, nothing to compare
+        # Visible while focused, and different from the same part without focus (or only
+        # visible with focus, like the skip link).
+        changed = () if before is None else tuple(
+            part for part, look in s["looks"].items() if look is not None and look != before.get(part))
+        stops.append(TabStop(key=s["key"], name=s["name"], tag=s["tag"], in_main=s["inMain"],
+                             top=s["top"], left=s["left"], indicated=bool(changed), changed=changed))
     return stops, ended
 
 
@@ -372,9 +437,11 @@ def tab_walk(page, limit: int = 150) -> tuple[list[TabStop], bool]:
 
 
 def upload_photo(page, path, timeout: float = 120_000) -> None:
-    """Choose ``path`` with the photo uploader (what "Upload a photo" opens)."""
+    """Choose ``path`` with the photo uploader (what "Upload a photo" opens); wait until SeeSay
+    has said it arrived and the page is drawn."""
+    after = len(live_region_log(page))
     page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(path))
-    page.get_by_text("Photo received.").first.wait_for(state="attached", timeout=timeout)
+    wait_for_announcement(page, "Photo received.", after, timeout)
     settle(page, timeout)
 
 
@@ -386,13 +453,17 @@ def wait_for_answers(page, count: int, timeout: float = 120_000) -> None:
     page.locator(LAST_ANSWER).wait_for(timeout=timeout)
 
 
-def ask_typed(page, question: str, timeout: float = 120_000) -> None:
-    """Type a question on the Ask page and press Enter; wait for its answer."""
-    before = page.locator(".seesay-answer").count()
+def ask_typed(page, question: str, timeout: float = 120_000) -> list[str]:
+    """Type a question on the Ask page and press Enter; wait for its answer. Returns what the
+    live region said meanwhile."""
+    after = len(live_region_log(page))
     box = page.get_by_role("textbox", name="Or type your question")
     box.fill(question)
     box.press("Enter")
-    wait_for_answers(page, before + 1, timeout)
+    said = wait_for_announcement(page, "Answer ready.", after, timeout)
+    settle(page, timeout)
+    page.locator(LAST_ANSWER).wait_for(timeout=timeout)
+    return said
 
 
 # --- words ---------------------------------------------------------------------------------------

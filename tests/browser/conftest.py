@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from browserkit import PAGES, RECORD_AUDIO_EVENTS, open_page
+from browserkit import PAGES, RECORD_EVENTS, open_page
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("SEESAY_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -227,7 +227,7 @@ def new_tab(playwright, chromium, warm_app):
         context = chromium.new_context(**profile, color_scheme=color_scheme,
                                        permissions=["camera", "microphone"], accept_downloads=True)
         context.set_default_timeout(60_000)
-        context.add_init_script(RECORD_AUDIO_EVENTS)
+        context.add_init_script(RECORD_EVENTS)
         contexts.append(context)
         return context.new_page()
 
