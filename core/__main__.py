@@ -42,6 +42,7 @@ def _ask(args: argparse.Namespace) -> int:
         max_audio_seconds=settings.max_audio_seconds,
         min_audio_seconds=settings.min_audio_seconds,
         max_question_chars=settings.max_question_chars,
+        log_content=settings.debug,
     )
     answer = None
     for event in ask(engines, photo, question, (), options):

@@ -147,11 +147,16 @@ def _number(kind: type, low: float, high: float):
         if value is None or not (low <= value <= high) or value != value:
             raise ConfigError(
                 f"The setting {var.name} is {raw!r}, which is not a usable number.",
-                f"Use a {'whole ' if kind is int else ''}number from {low:g} to {high:g}.",
+                f"Use a {'whole ' if kind is int else ''}number from {_plain(low)} to {_plain(high)}.",
             )
         return value
 
     return parse
+
+
+def _plain(number: float) -> str:
+    """``1000000``, not ``1e+06``: the message is read aloud."""
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
 
 
 VARIABLES: tuple[Variable, ...] = (

@@ -64,6 +64,7 @@ class AskOptions:
     max_audio_seconds: float = 60.0
     min_audio_seconds: float = 0.5
     max_question_chars: int = 2000
+    log_content: bool = False  # SEESAY_DEBUG: logs may hold the question and the answer
 
 
 # --- events --------------------------------------------------------------------------------
@@ -202,7 +203,7 @@ def ask(
         ahead = engines.turns.ahead(ticket)
         while ahead:
             yield Queued(ahead)
-            ahead = engines.turns.wait(ticket)
+            ahead = engines.turns.wait(ticket, ahead)
         timings["queued"] = time.perf_counter() - t0 - timings["transcript"]
         t_gen = time.perf_counter()
         pending = ""
@@ -247,6 +248,8 @@ def ask(
     if log.isEnabledFor(logging.INFO):
         log.info("answered in %.2fs (%s)", timings["total"],
                  ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()))
+    if options.log_content:  # only when debugging is switched on: this is the person's own words
+        log.info("question (%s): %r; answer: %r", language, text, answer.text)
     yield Done(answer)
 
 

@@ -17,7 +17,7 @@ __all__ = ["TurnLock"]
 class TurnLock:
     """A fair lock: holders are served in the order they took a ticket.
 
-    Use ``take()``, then ``wait(ticket)`` until it returns 0 (it returns the number ahead each
+    Use ``take()``, then ``wait(ticket, ahead)`` until it returns 0 (it returns the number ahead each
     time it changes), and always ``release(ticket)`` in a ``finally``, also when giving up.
     """
 
@@ -37,12 +37,17 @@ class TurnLock:
         with self._cond:
             return self._queue.index(ticket)
 
-    def wait(self, ticket: int, timeout: float = 1.0) -> int:
-        """Wait until the number ahead changes, or ``timeout``; return the number ahead."""
+    def wait(self, ticket: int, known: int | None = None, timeout: float = 1.0) -> int:
+        """Wait until the number ahead differs from ``known`` (the last one told), or ``timeout``.
+
+        Returns the number ahead. Comparing with what was last told, not with the position at the
+        time of the call, means no change is missed between two calls.
+        """
         with self._cond:
-            before = self._queue.index(ticket)
-            if before:
-                self._cond.wait_for(lambda: self._queue.index(ticket) != before, timeout)
+            if known is None:
+                known = self._queue.index(ticket)
+            if known:
+                self._cond.wait_for(lambda: self._queue.index(ticket) != known, timeout)
             return self._queue.index(ticket)
 
     def release(self, ticket: int) -> None:

@@ -180,3 +180,12 @@ def test_prepare_photo_hands_the_photo_to_the_model():
 ])
 def test_split_sentences(text, sentences, rest):
     assert split_sentences(text) == (sentences, rest)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_question_and_answer_reach_the_log_only_when_debugging(caplog, debug):
+    caplog.set_level("DEBUG")
+    run(Engines(vlm=FakeVLM(), tts=FakeTTS()), "Is my passport on the table?", options=AskOptions(log_content=debug))
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert ("passport" in logged) is debug
+    assert ("red car" in logged) is debug

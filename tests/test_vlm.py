@@ -15,8 +15,18 @@ from hypothesis import strategies as st
 
 from core.errors import ConfigError, GenerationError, ModelUnavailableError
 from core.testmodels.llava import CHATML_TEMPLATE, VICUNA_TEMPLATE
-from core.vlm import (SYSTEM_PROMPT, AnswerStream, Turn, VlmOptions, build_messages, clean_answer,
-                      common_prefix_length, detect_system_role, load_vlm, strip_control_tokens)
+from core.vlm import (
+    SYSTEM_PROMPT,
+    AnswerStream,
+    Turn,
+    VlmOptions,
+    build_messages,
+    clean_answer,
+    common_prefix_length,
+    detect_system_role,
+    load_vlm,
+    strip_control_tokens,
+)
 
 # --- prompt building -------------------------------------------------------------------------
 
@@ -194,7 +204,7 @@ def photo(size=(64, 48), colour=(200, 30, 30), key=None):
 @pytest.fixture(scope="module")
 def engines(test_models):
     """Tiny LLaVA and LLaVA-NeXT in float32, each with and without the prefix cache."""
-    load = lambda path, **opts: load_vlm(str(path), device="cpu", quantization="none",  # noqa: E731
+    load = lambda path, **opts: load_vlm(str(path), device="cpu", quantization="none",
                                          dtype="float32", options=VlmOptions(**opts))
     return {
         "llava": load(test_models.llava), "llava-plain": load(test_models.llava, prefix_photos=0),
@@ -356,6 +366,7 @@ def test_prepare_leaves_only_the_question_to_prefill(engines, name, record):
         assert rec_cached.prefill[0] == full - len(prefix.ids)  # with it, only what follows the photo
         assert rec_cached.prefill[1:] == [1, 1, 1] == rec_plain.prefill[1:]  # then one token a step
         assert rec_cached.prefill[0] < rec_plain.prefill[0] / 4
+        assert prefix.cache.get_seq_length() == len(prefix.ids)  # answering left the kept prefix as it was
 
 
 @pytest.mark.models

@@ -90,6 +90,7 @@ def options_for(conf, *, max_tokens: Optional[int] = None):
         max_audio_seconds=conf.max_audio_seconds,
         min_audio_seconds=conf.min_audio_seconds,
         max_question_chars=conf.max_question_chars,
+        log_content=conf.debug,
     )
 
 

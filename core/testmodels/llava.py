@@ -21,10 +21,10 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-__all__ = ["build_tiny_llava", "build_tiny_llava_next", "build_cpu_default_shaped"]
+__all__ = ["build_cpu_default_shaped", "build_tiny_llava", "build_tiny_llava_next"]
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +72,12 @@ _CORPUS = [
 
 
 def build_tiny_llava(out_dir: Path | str) -> Path:
-    """Tiny LLaVA-Interleave look-alike (``LlavaForConditionalGeneration``), ~0.4 M parameters."""
+    """Tiny LLaVA-Interleave look-alike (``LlavaForConditionalGeneration``), ~0.2 M parameters."""
     return _build_once(Path(out_dir), _write_tiny_llava)
 
 
 def build_tiny_llava_next(out_dir: Path | str) -> Path:
-    """Tiny LLaVA-NeXT (``LlavaNextForConditionalGeneration``), ~0.3 M parameters."""
+    """Tiny LLaVA-NeXT (``LlavaNextForConditionalGeneration``), ~0.2 M parameters."""
     return _build_once(Path(out_dir), _write_tiny_llava_next)
 
 
@@ -105,6 +105,7 @@ def _build_once(out: Path, write: Callable[[Path], None]) -> Path:
             torch.manual_seed(SEED)
             write(tmp)
         (tmp / _DONE).write_text("ok\n", encoding="utf-8")
+        tmp.chmod(0o755)  # mkdtemp makes it private; the model is not secret
         if out.exists():  # an incomplete earlier build
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -170,8 +171,14 @@ def _chatml_tokenizer(**kwargs):
 
 
 def _write_tiny_llava(out: Path) -> None:
-    from transformers import (LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor, Qwen2Config,
-                              SiglipImageProcessorPil, SiglipVisionConfig)
+    from transformers import (
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        Qwen2Config,
+        SiglipImageProcessorPil,
+        SiglipVisionConfig,
+    )
 
     tok = _chatml_tokenizer()
     image, patch = 32, 8  # 4 x 4 = 16 image tokens ("full": SigLIP has no CLS token)
@@ -199,8 +206,14 @@ PINPOINTS = [[32, 32], [32, 64], [64, 32], [64, 64]]
 
 
 def _write_tiny_llava_next(out: Path) -> None:
-    from transformers import (CLIPVisionConfig, LlamaConfig, LlavaNextConfig, LlavaNextForConditionalGeneration,
-                              LlavaNextImageProcessorPil, LlavaNextProcessor)
+    from transformers import (
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaNextConfig,
+        LlavaNextForConditionalGeneration,
+        LlavaNextImageProcessorPil,
+        LlavaNextProcessor,
+    )
 
     tok = _tokenizer(["<unk>", "<s>", "</s>", "<pad>", "<image>"], bos="<s>", eos="</s>", pad="<pad>")
     image, patch = 32, 8
@@ -248,8 +261,14 @@ INTERLEAVE_05B = {
 
 def _write_cpu_default_shaped(out: Path) -> None:
     import torch
-    from transformers import (LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor, Qwen2Config,
-                              SiglipImageProcessorPil, SiglipVisionConfig)
+    from transformers import (
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        Qwen2Config,
+        SiglipImageProcessorPil,
+        SiglipVisionConfig,
+    )
 
     shape = INTERLEAVE_05B
     tok = _chatml_tokenizer(vocab_size=2000, pad_vocab_to=shape["text"]["vocab_size"])

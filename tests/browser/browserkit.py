@@ -71,7 +71,7 @@ new MutationObserver((mutations) => {
       return;
     }
   }
-}).observe(document.documentElement, {subtree: true, childList: true, characterData: true});
+}).observe(document, {subtree: true, childList: true, characterData: true});  // no <html> yet
 """
 
 

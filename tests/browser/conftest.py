@@ -3,7 +3,7 @@
 The server runs the real app on the tiny offline test models (real Whisper tiny.en, the offline
 voice). Chromium is Debian's (``playwright install`` cannot download here), started with a fake
 camera that films a picture of a red car and a fake microphone that says "What colour is the
-car?" in the offline voice.
+car?" in the offline voice (Piper, or espeak-ng where no Piper voice is installed).
 
 ``SEESAY_TEST_URL`` points the tests at a SeeSay already running (started with the same settings)
 instead of starting one: quicker when working on the tests.
@@ -94,7 +94,9 @@ def media(tmp_path_factory) -> Media:
     from core.tts import load_tts
 
     out = tmp_path_factory.mktemp("browser-media")
-    speech = load_tts("espeak", private=True, timeout=10).synthesize(QUESTION, "en")
+    # The offline voice: Piper when its voice is installed (clearer for Whisper), else espeak-ng.
+    speech = load_tts("offline", private=True, timeout=10).synthesize(QUESTION, "en")
+    assert speech.mime == "audio/wav", speech.mime
     (out / "question-raw.wav").write_bytes(speech.audio)
     # Chromium reads the file from the moment the recorder opens the microphone: a little quiet
     # first, and enough after it that the recording ends in quiet, not in a repeat.
