@@ -67,7 +67,8 @@ SYSTEM_PROMPT = (
     "If you are not sure about something, say that you are not sure; never guess. "
     "Keep the answer short, two or three sentences, unless the person asks for more detail. "
     "Answer in the language of the question. "
-    "Do not use markdown, headings or lists with symbols: write plain sentences that sound natural when spoken."
+    "Do not use markdown, headings or lists with symbols: "
+    "write plain sentences that sound natural when spoken."
 )
 
 OUT_OF_MEMORY = ("The model ran out of memory while answering.",
@@ -143,7 +144,8 @@ def detect_system_role(render: Callable[[list[dict]], str]) -> bool:
     assistant or user turn (Vicuna-style ``USER:``/``ASSISTANT:`` ones): none of those has one.
     """
     probe = "Seesay probe instructions."
-    user = {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Seesay probe question?"}]}
+    question = {"type": "text", "text": "Seesay probe question?"}
+    user = {"role": "user", "content": [{"type": "image"}, question]}
 
     def as_role(role: str) -> str | None:
         try:
@@ -289,7 +291,7 @@ def _unavailable(model: str, exc: BaseException | None, message: str, hint: str 
 
 # What transformers, huggingface_hub and safetensors raise for missing, unreachable or damaged models.
 def _loading_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [OSError, ValueError, RuntimeError, KeyError, EOFError]
+    errors: list[type[BaseException]] = [OSError, ValueError, RuntimeError, KeyError, EOFError, MemoryError]
     try:
         from safetensors import SafetensorError
         errors.append(SafetensorError)
@@ -365,7 +367,9 @@ class TransformersLlava:
         self._lock = threading.Lock()  # one generation at a time on the shared model
         self._prefixes: OrderedDict[str, _Prefix] = OrderedDict()
         self._device = model.device
-        self._pixel_dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+        # the vision tower's dtype (quantized weights are integers: skip them)
+        self._pixel_dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()),
+                                 torch.float32)
         # transformers renamed ``past_key_values`` to ``cache``; use whichever this version knows
         import inspect
 
@@ -401,8 +405,10 @@ class TransformersLlava:
         path = Path(model).expanduser()
         if path.exists():
             if not (path / "config.json").is_file():
-                raise _unavailable(model, None, "The answering model's folder is incomplete: it has no settings file.",
-                                   "Download the model again, or point SEESAY_LLAVA_MODEL at a complete model folder.")
+                raise _unavailable(model, None,
+                                   "The answering model's folder is incomplete: it has no settings file.",
+                                   "Download the model again, or point SEESAY_LLAVA_MODEL at a complete "
+                                   "model folder.")
             model = str(path)
         elif _looks_like_path(model):
             raise _unavailable(model, None, "The answering model's folder is not on this computer.")
@@ -417,7 +423,8 @@ class TransformersLlava:
                                            "or downloaded.") from exc
         family = config.model_type
         if family not in FAMILIES:
-            raise _unavailable(model, None, f"The answering model is a {family} model, which SeeSay cannot use.",
+            raise _unavailable(model, None,
+                               f"The answering model is a {family} model, which SeeSay cannot use.",
                                "Set SEESAY_LLAVA_MODEL to a LLaVA, LLaVA-NeXT or LLaVA-Interleave model, "
                                "for example llava-hf/llava-interleave-qwen-0.5b-hf.")
         model_class = getattr(transformers, FAMILIES[family])
@@ -435,7 +442,8 @@ class TransformersLlava:
             kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
                 load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                 # fp16 on CUDA as the cards compute it fastest; the chosen dtype on CPU
-                bnb_4bit_compute_dtype=torch.float16 if device == "cuda" and dtype == "float32" else torch_dtype)
+                bnb_4bit_compute_dtype=(torch.float16 if device == "cuda" and dtype == "float32"
+                                        else torch_dtype))
         t0 = time.perf_counter()
         try:
             vlm = model_class.from_pretrained(model, **kwargs)
@@ -522,7 +530,8 @@ class TransformersLlava:
         head_ids = encoded["input_ids"][0].tolist()
         image_tokens = head_ids.count(self._image_token_id)
         if image_tokens == 0 or self._encode(head, image_tokens) != head_ids:
-            log.warning("prefix cache off for this photo: the processor does not expand the image as expected")
+            log.warning("prefix cache off for this photo: "
+                        "the processor does not expand the image as expected")
             return None
         length = common_prefix_length([head_ids] + [self._encode(p, image_tokens) for p in prompts])
         if length <= max(i for i, t in enumerate(head_ids) if t == self._image_token_id):
@@ -597,7 +606,8 @@ class TransformersLlava:
 
         class _StopWhenAsked(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):
-                return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
+                return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool,
+                                  device=input_ids.device)
 
         # The timeout makes the reader wake up now and then to check that the worker is still alive.
         streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True,

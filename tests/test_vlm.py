@@ -204,8 +204,10 @@ def photo(size=(64, 48), colour=(200, 30, 30), key=None):
 @pytest.fixture(scope="module")
 def engines(test_models):
     """Tiny LLaVA and LLaVA-NeXT in float32, each with and without the prefix cache."""
-    load = lambda path, **opts: load_vlm(str(path), device="cpu", quantization="none",
-                                         dtype="float32", options=VlmOptions(**opts))
+    def load(path, **opts):
+        return load_vlm(str(path), device="cpu", quantization="none", dtype="float32",
+                        options=VlmOptions(**opts))
+
     return {
         "llava": load(test_models.llava), "llava-plain": load(test_models.llava, prefix_photos=0),
         "next": load(test_models.llava_next), "next-plain": load(test_models.llava_next, prefix_photos=0),
@@ -226,10 +228,11 @@ class Recorder:
             self.outputs.append(out[0, kwargs["input_ids"].shape[1]:].tolist())
             return out
 
+        def count(module, args, kwargs):
+            self.prefill.append(kwargs["inputs_embeds"].shape[1])
+
         monkeypatch.setattr(model, "generate", generate)
-        hook = model.model.language_model.register_forward_pre_hook(
-            lambda module, args, kwargs: self.prefill.append(kwargs["inputs_embeds"].shape[1]), with_kwargs=True)
-        self._hook = hook
+        self._hook = model.model.language_model.register_forward_pre_hook(count, with_kwargs=True)
 
     def close(self):
         self._hook.remove()

@@ -19,8 +19,8 @@ __all__ = ["TestModels", "build_all"]
 
 @dataclass(frozen=True)
 class TestModels:
-    llava: Path  # tiny LLaVA 1.5-style folder (LlavaForConditionalGeneration)
-    llava_next: Path  # tiny LLaVA-NeXT folder (anyres)
+    llava: Path  # tiny LLaVA-Interleave-style folder (SigLIP + Qwen2, ChatML; LlavaForConditionalGeneration)
+    llava_next: Path  # tiny LLaVA-NeXT folder (CLIP + Llama, Vicuna template, anyres)
     whisper_random: Path  # tiny random openai-whisper checkpoint (.pt)
     whisper_tiny_en: Path  # real Whisper tiny.en as an openai-whisper checkpoint (.pt)
     whisper_tiny_en_ct2: Path  # real Whisper tiny.en, CTranslate2 folder (faster-whisper)
