@@ -31,7 +31,7 @@ def _ask(args: argparse.Namespace) -> int:
     engines = Engines(
         vlm=load_vlm(settings.llava(), device=device, quantization=settings.quantization(),
                      dtype=settings.dtype()),
-        stt=load_stt(settings.stt_engine, settings.whisper(), device) if args.audio else None,
+        stt=load_stt(settings.stt_engine, settings.whisper(), device, timeout=settings.network_timeout) if args.audio else None,
         tts=load_tts(settings.tts_engine, private=settings.private, timeout=settings.network_timeout,
                      piper_voice=settings.piper_voice),
     )

@@ -172,7 +172,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SEESAY_WHISPER_MODEL", "whisper_model", _text,
              "Whisper model name (tiny, base, small, ...), openai-whisper .pt file or CTranslate2 folder."),
     Variable("SEESAY_STT_ENGINE", "stt_engine", _choice,
-             "Speech recognition engine (auto: faster-whisper for CTranslate2 folders, else openai-whisper).",
+             "Speech recognition engine (auto: faster-whisper for CTranslate2 folders and for names on CPU, else openai-whisper).",
              STT_ENGINES),
     Variable("SEESAY_TTS_ENGINE", "tts_engine", _choice,
              "Voice: auto = gTTS with the offline voice as fallback; offline = Piper if installed, else espeak-ng.",

@@ -392,3 +392,11 @@ def test_random_whisper_build_is_repeatable(tmp_path):
     assert first["model_state_dict"].keys() == second["model_state_dict"].keys()
     for name, tensor in first["model_state_dict"].items():
         assert torch.equal(tensor, second["model_state_dict"][name]), name
+
+
+@pytest.mark.parametrize("device, engine", [("cpu", "faster-whisper"), ("cuda", "openai-whisper")])
+def test_auto_picks_the_engine_measured_faster_for_a_model_name(device, engine):
+    from core.stt import _auto_engine
+
+    assert _auto_engine("base", device) == engine
+    assert _auto_engine("/models/base.pt", device) == "openai-whisper"

@@ -99,7 +99,8 @@ def _stt() -> Outcome:
 
     conf = _settings().get()
     return _attempt("stt", "speech recognition model",
-                    lambda: load_stt(conf.stt_engine, conf.whisper(), conf.resolved_device()))
+                    lambda: load_stt(conf.stt_engine, conf.whisper(), conf.resolved_device(),
+                                     timeout=conf.network_timeout))
 
 
 @st.cache_resource(show_spinner=False)

@@ -135,8 +135,14 @@ def live_region_log(page) -> list[str]:
 def wait_for_announcement(page, text: str, after: int = 0, timeout: float = 120_000) -> list[str]:
     """Wait until the live region says ``text`` (after its first ``after`` messages); returns
     the messages from ``after`` on."""
-    page.wait_for_function("([text, after]) => (window.__liveLog || []).slice(after).includes(text)",
-                           arg=[text, after], timeout=timeout)
+    try:
+        page.wait_for_function("([text, after]) => (window.__liveLog || []).slice(after).includes(text)",
+                               arg=[text, after], timeout=timeout)
+    except Exception as error:
+        said = live_region_log(page)[after:]
+        shown = page.locator("[data-testid=stMain]").inner_text()[-1500:]
+        raise AssertionError(f"SeeSay did not say {text!r}; it said {said}. The page ends with:\n{shown}") \
+            from error
     return live_region_log(page)[after:]
 
 

@@ -213,8 +213,29 @@ def warm_app(chromium, seesay_url):
     return seesay_url
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Remember each phase's report on the test item (the fixtures below look at it)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+def _keep_screenshots(request, pages) -> None:
+    """After a failed test, keep a picture of every tab it had open (artifacts/ is not committed)."""
+    report = getattr(request.node, "report_call", None)
+    if report is None or not report.failed:
+        return
+    out = ROOT / "artifacts" / "browser-failures"
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in request.node.name)
+    for i, page in enumerate(pages):
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(out / f"{stem}-{i}.png"), full_page=True)
+
+
 @pytest.fixture
-def new_tab(playwright, chromium, warm_app):
+def new_tab(playwright, chromium, warm_app, request):
     """``new_tab(device=None, color_scheme="light")`` -> a Page in a fresh browser context.
 
     ``device`` is a Playwright device name ("Pixel 7", "iPhone 14"); None is a desktop window.
@@ -234,6 +255,7 @@ def new_tab(playwright, chromium, warm_app):
         return context.new_page()
 
     yield make
+    _keep_screenshots(request, [page for context in contexts for page in context.pages])
     for context in contexts:
         with contextlib.suppress(Exception):
             context.close()
