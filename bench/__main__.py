@@ -1,10 +1,11 @@
-"""``python -m bench [pipeline|stt] [options]``: run a benchmark, print markdown, write docs/bench/.
+"""``python -m bench [pipeline|stt|render] [options]``: run a benchmark, print markdown, write docs/bench/.
 
 Examples::
 
     python -m bench                 # baseline vs streaming, CPU default's size (builds it once, ~2 GB)
     python -m bench --quick         # the same on the tiny test models, in under a minute
     python -m bench stt             # Whisper: 3 s and 8 s clips, openai-whisper and faster-whisper
+    python -m bench render docs/bench/cpu.json   # redraw the table and plot of an earlier run
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ DEFAULT_OUT = ROOT / "docs" / "bench"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", nargs="?", default="pipeline", choices=("pipeline", "stt"),
-                        help="pipeline: baseline vs streaming (default); stt: Whisper engines and sizes")
+    parser.add_argument("what", nargs="?", default="pipeline", choices=("pipeline", "stt", "render"),
+                        help="pipeline: baseline vs streaming (default); stt: Whisper engines and sizes; "
+                             "render: redraw from a saved .json")
+    parser.add_argument("json", nargs="?", type=Path, help="render: the .json an earlier pipeline run wrote")
     parser.add_argument("--quick", action="store_true", help="tiny test models instead of the CPU default's size")
     parser.add_argument("--runs", type=int, default=3, help="measured runs per mode (median reported); default 3")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured runs first; default 1")
@@ -50,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.what == "stt":
         return _stt(args, command.strip())
+    if args.what == "render":
+        if args.json is None:
+            parser.error("render needs the .json file of an earlier run")
+        return _render(args)
     return _pipeline(args, command.strip())
 
 
@@ -64,18 +71,33 @@ def _pipeline(args: argparse.Namespace, command: str) -> int:
           "runs per mode:", flush=True)
     results = e2e.benchmark(setup, runs=args.runs, warmup=args.warmup, lead=args.lead,
                             max_new_tokens=args.tokens, progress=lambda line: print(line, flush=True))
-    text = report.markdown(results, setup.info, command=command, lead=args.lead)
-    title = ("SeeSay, tiny test models" if args.quick else
-             f"SeeSay on CPU, LLaVA-Interleave-0.5B shape ({setup.info['dtype']}), Whisper tiny.en, Piper")
-    png = args.out / f"{name}.png"
-    report.plot(results, setup.info, png, lead=args.lead, title=title)
-    md = args.out / f"{name}.md"
-    md.write_text(f"# Speed: {title}\n\n{text}\n![timeline]({png.name})\n", encoding="utf-8")
+    setup.info.update(command=command, lead=args.lead, quick=args.quick)
     report.save_json(results, setup.info, args.out / f"{name}.json")
+    _write(results, setup.info, args.out, name)
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from . import report
+
+    results, info = report.load_json(args.json)
+    _write(results, info, args.out, args.name or args.json.stem)
+    return 0
+
+
+def _write(results: dict, info: dict, out: Path, name: str) -> None:
+    from . import report
+
+    text = report.markdown(results, info, command=info["command"], lead=info["lead"])
+    title = ("SeeSay, tiny test models" if info["quick"] else
+             f"SeeSay on CPU, LLaVA-Interleave-0.5B shape ({info['dtype']}), Whisper tiny.en, Piper")
+    png = out / f"{name}.png"
+    report.plot(results, info, png, lead=info["lead"], title=title)
+    md = out / f"{name}.md"
+    md.write_text(f"# Speed: {title}\n\n{text}\n![timeline]({png.name})\n", encoding="utf-8")
     print()
     print(text)
-    print(f"Wrote {md}, {png} and {name}.json")
-    return 0
+    print(f"Wrote {md} and {png}")
 
 
 def _stt(args: argparse.Namespace, command: str) -> int:

@@ -25,7 +25,7 @@ MEASURES = [
     ("tokens", "Answer tokens generated", "{:.0f}"),
     ("decode_tps", "Decode speed (tokens/s)", "{:.1f}"),
     ("prepare_after_t0", "Photo preparation left at t = 0 (s)", "{:.2f}"),
-    ("outside_share", "Time outside model calls (% of total)", "{:.1%}"),
+    ("outside_share", "Time outside model calls (% of total)", "{:.2%}"),
     ("peak_rss", "Peak memory during the question (GB RSS)", "{:.2f}"),
 ]
 
@@ -74,20 +74,27 @@ def markdown(results: dict[str, list[Run]], info: dict, *, command: str, lead: f
         f"to {med['baseline']['tokens']:.0f} tokens. Photo given {lead:g} s before the end of the question.",
         f"Medians of {runs} runs per mode (after warm-up), both modes alternating in one process.",
         "",
-        "| measure | baseline | streaming | streaming / baseline |",
+        "| measure | baseline: median (range) | streaming: median (range) | streaming / baseline (medians) |",
         "| --- | ---: | ---: | ---: |",
     ]
     for key, label, fmt in MEASURES:
-        b, s = med["baseline"][key], med["streaming"][key]
-        if key == "peak_rss":
-            b, s = b / GB, s / GB
+        scale = GB if key == "peak_rss" else 1.0
+        b, s = med["baseline"][key] / scale, med["streaming"][key] / scale
         ratio = f"{s / b:.0%}" if b and key not in ("prepare_after_t0", "tokens") else ""
-        lines.append(f"| {label} | {fmt.format(b)} | {fmt.format(s)} | {ratio} |")
+        cells = [_cell(fmt, value, [getattr(run, key) / scale for run in results[mode]])
+                 for mode, value in (("baseline", b), ("streaming", s))]
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {ratio} |")
     lines += ["", f"Process memory: {info['rss_loaded'] / GB:.2f} GB resident after loading the models; "
               f"all-time peak (VmHWM, loading included) {info['vm_hwm'] / GB:.2f} GB.", ""]
     lines += ["Targets:", ""] + [f"* {line}" for line in targets(med, info)] + [""]
     lines += ["```", DEFINITIONS, "```", "", f"The answer the voice speaks: \"{ANSWER}\"", ""]
     return "\n".join(lines)
+
+
+def _cell(fmt: str, median: float, values: list[float]) -> str:
+    """The median, and the range of the runs when they differ (the machine may be shared)."""
+    low, high = fmt.format(min(values)), fmt.format(max(values))
+    return fmt.format(median) + (f" ({low}-{high})" if low != high else "")
 
 
 def targets(med: dict[str, dict[str, float]], info: dict) -> list[str]:
@@ -103,7 +110,7 @@ def targets(med: dict[str, dict[str, float]], info: dict) -> list[str]:
         f"{verdict(share <= 0.25)} time to first audio <= 25% of the baseline's time to audio: "
         f"{s['first_audio']:.2f} s against {b['first_audio']:.2f} s = {share:.0%}",
         f"{verdict(s['outside_share'] <= 0.05)} time outside model calls <= 5% of total: "
-        f"streaming {s['outside_share']:.1%} (baseline {b['outside_share']:.1%})",
+        f"streaming {s['outside_share']:.2%} (baseline {b['outside_share']:.2%})",
         f"{verdict(peak <= 4.0)} peak memory <= 4 GB: {peak:.2f} GB (process peak, loading included; "
         f"{max(b['peak_rss'], s['peak_rss']) / GB:.2f} GB while answering)",
     ]
@@ -114,6 +121,15 @@ def save_json(results: dict[str, list[Run]], info: dict, path: Path) -> None:
             "runs": {mode: [asdict(run) | {"whisper_rtf": run.whisper_rtf, "outside_share": run.outside_share}
                             for run in runs] for mode, runs in results.items()}}
     path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def load_json(path: Path) -> tuple[dict[str, list[Run]], dict]:
+    """Runs and info from a file written by :func:`save_json` (to redraw without measuring again)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    fields = Run.__dataclass_fields__
+    runs = {mode: [Run(**{k: v for k, v in run.items() if k in fields}) for run in items]
+            for mode, items in data["runs"].items()}
+    return runs, data["info"]
 
 
 def plot(results: dict[str, list[Run]], info: dict, path: Path, *, lead: float, title: str) -> None:
@@ -128,14 +144,13 @@ def plot(results: dict[str, list[Run]], info: dict, path: Path, *, lead: float, 
                "prepare": "#b8b8d8"}
     phases = [("listen", "transcribing"), ("think", "until the first text"),
               ("write", "the model writes the answer"), ("speak", "speech of the rest of the answer")]
-    fig, ax = plt.subplots(figsize=(10, 4.0), dpi=110)
+    fig, ax = plt.subplots(figsize=(10, 4.4), dpi=110)
     rows = {"streaming": 0, "baseline": 1}
     for mode, y in rows.items():
         m = med[mode]
         edges = [0.0, m["transcript"], m["first_token"], m["last_token"], m["total"]]
         if mode == "streaming":
             ax.barh(y, lead, left=-lead, height=0.5, color=colours["prepare"], hatch="//", edgecolor="white")
-            ax.text(-lead / 2, y, "photo prepared\nwhile asking", ha="center", va="center", fontsize=8)
         for (key, _), start, end in zip(phases, edges, edges[1:]):
             if end > start:
                 ax.barh(y, end - start, left=start, height=0.5, color=colours[key], edgecolor="white")
@@ -150,12 +165,13 @@ def plot(results: dict[str, list[Run]], info: dict, path: Path, *, lead: float, 
     longest = max(med[mode]["total"] for mode in MODES)
     ax.set_xlim(-lead - 0.3, longest * 1.12 + 0.5)
     ax.set_xlabel("seconds from the end of the spoken question (t = 0); the photo arrived at the left edge")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[key]) for key, _ in phases]
+    handles = [plt.Rectangle((0, 0), 1, 1, facecolor=colours["prepare"], hatch="//", edgecolor="white")]
+    handles += [plt.Rectangle((0, 0), 1, 1, color=colours[key]) for key, _ in phases]
     handles.append(plt.Line2D([], [], marker="v", color="black", linestyle="none", markersize=9))
-    fig.legend(handles, [label for _, label in phases] + ["first audio ready"], loc="lower center",
-               ncol=5, fontsize=8, frameon=False)
+    labels = ["photo prepared while the question is asked"] + [label for _, label in phases] + ["first audio ready"]
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path)
     plt.close(fig)

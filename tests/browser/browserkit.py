@@ -361,6 +361,7 @@ class TabStop:
     left: float
     indicated: bool  # something visible looks different while it has focus
     changed: tuple = ()  # what looks different: "self", "label", "next", "up1".."up3"
+    on_screen: bool = True  # in the window and not under SeeSay's player bar, while focused
 
 
 _TAB_STOP = """
@@ -374,11 +375,19 @@ _TAB_STOP = """
   const scroller = document.querySelector('[data-testid=stMain]');
   const inMain = !!el.closest('[data-testid=stMain]');
   const label = kit.label(el);
-  return {key: window.__tabKeys.get(el),
+  // Focus not obscured (WCAG 2.4.11): the browser has scrolled it into view; it must be in the
+  // window and not under the fixed player bar (unless it is in the bar).
+  const bar = document.getElementById('seesay-player');
+  const cx = Math.min(Math.max(r.left + r.width / 2, 0), innerWidth - 1);
+  const cy = Math.min(Math.max(r.top + Math.min(r.height / 2, 20), 0), innerHeight - 1);
+  const atCenter = document.elementFromPoint(cx, cy);
+  const covered = !!(bar && atCenter && bar.contains(atCenter) && !bar.contains(el));
+  const onScreen = r.right > 0 && r.left < innerWidth && r.bottom > 0 && r.top < innerHeight && !covered;
+  return {key: window.__tabKeys.get(el), onScreen,
           name: (el.getAttribute('aria-label') || (label && label.innerText) || el.innerText ||
                  el.getAttribute('placeholder') || '').trim().slice(0, 80),
           tag: el.tagName.toLowerCase(), inMain,
-          top: r.top + (inMain && scroller ? scroller.scrollTop : 0), left: r.left,
+          top: r.top + (inMain && scroller && el !== scroller ? scroller.scrollTop : 0), left: r.left,
           looks: kit.indicators(el)};
 }
 """
@@ -404,6 +413,8 @@ def tab_walk(page, limit: int = 150) -> tuple[list[TabStop], bool]:
     # Start where a keyboard user starts: before everything. Focusing a -1 tabindex element at the
     # top of the body puts the sequential focus starting point there, and it is no tab stop itself.
     page.evaluate("""() => {
+        const scroller = document.querySelector('[data-testid=stMain]');
+        if (scroller) { scroller.scrollTop = 0; }
         const start = document.createElement('span');
         start.id = 'kit-start'; start.tabIndex = -1;
         document.body.insertBefore(start, document.body.firstChild);
@@ -419,6 +430,8 @@ def tab_walk(page, limit: int = 150) -> tuple[list[TabStop], bool]:
                 ended = True
                 break
             continue
+        if raw and stop["key"] == raw[-1]["key"]:
+            continue  # moving among the native controls inside an <audio> (its shadow tree)
         if any(s["key"] == stop["key"] for s in raw):  # an element seen before
             ended = stop["key"] == raw[0]["key"]  # a clean round starts again at the first stop
             break
@@ -435,7 +448,8 @@ def tab_walk(page, limit: int = 150) -> tuple[list[TabStop], bool]:
         changed = () if before is None else tuple(
             part for part, look in s["looks"].items() if look is not None and look != before.get(part))
         stops.append(TabStop(key=s["key"], name=s["name"], tag=s["tag"], in_main=s["inMain"],
-                             top=s["top"], left=s["left"], indicated=bool(changed), changed=changed))
+                             top=s["top"], left=s["left"], indicated=bool(changed), changed=changed,
+                             on_screen=s["onScreen"]))
     return stops, ended
 
 

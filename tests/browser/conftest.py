@@ -234,28 +234,57 @@ def _keep_screenshots(request, pages) -> None:
             page.screenshot(path=str(out / f"{stem}-{i}.png"), full_page=True)
 
 
+def _context(playwright, chromium, device: str | None, color_scheme: str, **options):
+    """A browser context for a desktop window or a phone profile ("Pixel 7", "iPhone 14").
+
+    Camera and microphone are allowed; audio events and the live region are recorded.
+    """
+    profile = dict(playwright.devices[device]) if device else dict(DESKTOP)
+    profile.pop("default_browser_type", None)  # Chromium plays every profile here
+    profile.update(options)
+    context = chromium.new_context(**profile, color_scheme=color_scheme,
+                                   permissions=["camera", "microphone"], accept_downloads=True)
+    context.set_default_timeout(60_000)
+    context.add_init_script(RECORD_EVENTS)
+    return context
+
+
 @pytest.fixture
 def new_tab(playwright, chromium, warm_app, request):
-    """``new_tab(device=None, color_scheme="light")`` -> a Page in a fresh browser context.
-
-    ``device`` is a Playwright device name ("Pixel 7", "iPhone 14"); None is a desktop window.
-    Camera and microphone are allowed; every <audio> "playing" is recorded.
-    """
+    """``new_tab(device=None, color_scheme="light", **context_options)`` -> a Page in a fresh
+    browser context, closed after the test."""
     contexts = []
 
     def make(device: str | None = None, color_scheme: str = "light", **options):
-        profile = dict(playwright.devices[device]) if device else dict(DESKTOP)
-        profile.pop("default_browser_type", None)  # Chromium plays every profile here
-        profile.update(options)
-        context = chromium.new_context(**profile, color_scheme=color_scheme,
-                                       permissions=["camera", "microphone"], accept_downloads=True)
-        context.set_default_timeout(60_000)
-        context.add_init_script(RECORD_EVENTS)
+        context = _context(playwright, chromium, device, color_scheme, **options)
         contexts.append(context)
         return context.new_page()
 
     yield make
     _keep_screenshots(request, [page for context in contexts for page in context.pages])
+    for context in contexts:
+        with contextlib.suppress(Exception):
+            context.close()
+
+
+@pytest.fixture(scope="session")
+def shared_tab(playwright, chromium, warm_app):
+    """``shared_tab(device=None, color_scheme="light")`` -> one Page per profile, kept for the run.
+
+    Every ``open_page`` on it is a full load and a new Streamlit session (nothing carries over
+    but the browser's cache of Streamlit's scripts, which makes each load a few seconds faster).
+    """
+    tabs, contexts = {}, []
+
+    def get(device: str | None = None, color_scheme: str = "light", **options):
+        key = (device, color_scheme, repr(sorted(options.items())))
+        if key not in tabs:
+            context = _context(playwright, chromium, device, color_scheme, **options)
+            contexts.append(context)
+            tabs[key] = context.new_page()
+        return tabs[key]
+
+    yield get
     for context in contexts:
         with contextlib.suppress(Exception):
             context.close()
