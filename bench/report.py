@@ -66,7 +66,7 @@ def markdown(results: dict[str, list[Run]], info: dict, *, command: str, lead: f
         f"{platform.python_version()}, {sys.platform}. Load average (1 min) before the runs "
         f"{info['load_average_before']:.1f}, after {info['load_average_after']:.1f}: other processes on "
         "the machine slow every figure down.",
-        f"LLaVA: {info['llava']}, {info['parameters'] / 1e9:.2f} B parameters, {info['dtype']} "
+        f"LLaVA: {info['llava']}, {_count(info['parameters'])} parameters, {info['dtype']} "
         f"(native bfloat16 on this CPU: {'yes' if info['native_bf16'] else 'no'}). "
         f"Speech in: {info['stt']}. Voice: {info['tts']}.",
         f"Inputs: a synthetic {info['photo_size'][0]}x{info['photo_size'][1]} photo; the question "
@@ -89,6 +89,10 @@ def markdown(results: dict[str, list[Run]], info: dict, *, command: str, lead: f
     lines += ["Targets:", ""] + [f"* {line}" for line in targets(med, info)] + [""]
     lines += ["```", DEFINITIONS, "```", "", f"The answer the voice speaks: \"{ANSWER}\"", ""]
     return "\n".join(lines)
+
+
+def _count(n: int) -> str:
+    return f"{n / 1e9:.2f} B" if n >= 1e8 else f"{n / 1e6:.2f} M"
 
 
 def _cell(fmt: str, median: float, values: list[float]) -> str:

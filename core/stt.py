@@ -192,6 +192,8 @@ class OpenAIWhisper:
                 best_of=self._options.best_of,
                 # a question is one short clip: earlier text would only seed hallucinations
                 condition_on_previous_text=False,
+                # a question needs no timestamps; predicting them made a 3 s clip 4x slower
+                without_timestamps=True,
                 verbose=None,  # None: no printing, no progress bar
             )
         segments = result["segments"]
@@ -307,6 +309,7 @@ class FasterWhisper:
                 best_of=self._options.best_of,
                 temperature=list(self._options.temperatures),
                 condition_on_previous_text=False,
+                without_timestamps=True,
                 # core.audio has already checked for speech; VAD would cut short questions
                 vad_filter=False,
             )

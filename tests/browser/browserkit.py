@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "PAGES", "IDLE", "PLAYER_AUDIO", "LIVE_REGION", "LAST_ANSWER", "AXE_TAGS", "RECORD_EVENTS",
-    "Page", "settle", "open_page", "go_to", "audio_state", "audio_events", "live_region_log",
+    "Page", "settle", "open_page", "go_to", "wait_until", "audio_state", "audio_events", "live_region_log",
     "wait_for_announcement", "wait_for_playing", "axe_violations", "format_violations", "unnamed_controls", "heading_levels",
     "heading_skips", "small_targets", "tab_walk", "TabStop", "words", "wer", "upload_photo",
     "ask_typed", "wait_for_answers",
@@ -113,6 +113,14 @@ def go_to(page, target: Page, timeout: float = 120_000) -> None:
     settle(page, timeout)
 
 
+def wait_until(page, condition: str, what: str, timeout: float = 10_000, arg=None) -> None:
+    """Wait until the JavaScript ``condition`` holds; fail saying ``what`` did not happen."""
+    try:
+        page.wait_for_function(condition, arg=arg, timeout=timeout)
+    except Exception as error:
+        raise AssertionError(f"{what} (still not so after {timeout / 1000:g} s)") from error
+
+
 # --- audio and the live region -------------------------------------------------------------------
 
 
@@ -132,7 +140,7 @@ def live_region_log(page) -> list[str]:
     return page.evaluate("window.__liveLog || []")
 
 
-def wait_for_announcement(page, text: str, after: int = 0, timeout: float = 120_000) -> list[str]:
+def wait_for_announcement(page, text: str, after: int = 0, timeout: float = 60_000) -> list[str]:
     """Wait until the live region says ``text`` (after its first ``after`` messages); returns
     the messages from ``after`` on."""
     try:
@@ -149,10 +157,15 @@ def wait_for_announcement(page, text: str, after: int = 0, timeout: float = 120_
 def wait_for_playing(page, after: int = 0, min_seconds: float = 0.3, timeout: float = 30_000) -> dict:
     """Wait until SeeSay's player starts a clip longer than ``min_seconds`` (not the silent
     unlock clip) after its first ``after`` recorded events; returns that event."""
-    handle = page.wait_for_function(
-        """([after, min]) => (window.__audioEvents || []).slice(after).find(
-              e => e.type === 'playing' && e.id === 'seesay-audio' && e.duration > min) || null""",
-        arg=[after, min_seconds], timeout=timeout)
+    try:
+        handle = page.wait_for_function(
+            """([after, min]) => (window.__audioEvents || []).slice(after).find(
+                  e => e.type === 'playing' && e.id === 'seesay-audio' && e.duration > min) || null""",
+            arg=[after, min_seconds], timeout=timeout)
+    except Exception as error:
+        seen = [(e["type"], e["id"] or e["label"][:30], e["duration"]) for e in audio_events(page)[after:]]
+        raise AssertionError(f"SeeSay's player did not start an answer; audio events: {seen}, "
+                             f"player now: {audio_state(page)}") from error
     return handle.json_value()
 
 

