@@ -36,6 +36,9 @@ AUDIO_ID = "seesay-audio"
 
 _BRIDGE = "seesay_bridge"  # key of the hidden container (CSS class st-key-seesay_bridge)
 _RUN_KEY = "_seesay_bridge_run"  # the container of the current run, in st.session_state
+# Commands of the latest run, sent again by the next one: a run that ends in st.rerun() can lose
+# its last commands before the browser gets them. The browser skips ids it has already run.
+_LAST_RUN = "_seesay_bridge_sent"
 _counter = itertools.count()
 _MAX_LOG = 500
 
@@ -93,6 +96,10 @@ def start(prefs: Prefs) -> None:
     st.session_state[_RUN_KEY] = bridge
     bridge.html(f"<script>{_boot_js()}</script>" + script({"config": {"rate": prefs.rate}}),
                 unsafe_allow_javascript=True)
+    previous = st.session_state.get(_LAST_RUN, [])
+    st.session_state[_LAST_RUN] = []
+    if previous:
+        bridge.html(script({"commands": previous}), unsafe_allow_javascript=True)
     s = session()
     later, s.later = s.later, []
     for text in later:
@@ -113,6 +120,7 @@ def _send(command: dict[str, Any]) -> str:
     bridge = st.session_state.get(_RUN_KEY)
     if bridge is not None:
         bridge.html(script({"commands": [command]}), unsafe_allow_javascript=True)
+    st.session_state.setdefault(_LAST_RUN, []).append(command)
     return command["id"]
 
 

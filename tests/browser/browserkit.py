@@ -12,12 +12,39 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from playwright.sync_api import Error as PlaywrightError
+
 __all__ = [
-    "PAGES", "IDLE", "PLAYER_AUDIO", "LIVE_REGION", "LAST_ANSWER", "AXE_TAGS", "RECORD_EVENTS",
-    "Page", "settle", "open_page", "go_to", "wait_until", "audio_state", "audio_events", "live_region_log",
-    "wait_for_announcement", "wait_for_playing", "axe_violations", "format_violations", "unnamed_controls", "heading_levels",
-    "heading_skips", "small_targets", "tab_walk", "TabStop", "words", "wer", "upload_photo",
-    "ask_typed", "wait_for_answers",
+    "AXE_TAGS",
+    "IDLE",
+    "LAST_ANSWER",
+    "LIVE_REGION",
+    "PAGES",
+    "PLAYER_AUDIO",
+    "RECORD_EVENTS",
+    "Page",
+    "TabStop",
+    "ask_typed",
+    "audio_events",
+    "audio_state",
+    "axe_violations",
+    "format_violations",
+    "go_to",
+    "heading_levels",
+    "heading_skips",
+    "live_region_log",
+    "open_page",
+    "settle",
+    "small_targets",
+    "tab_walk",
+    "unnamed_controls",
+    "upload_photo",
+    "wait_for_announcement",
+    "wait_for_answers",
+    "wait_for_playing",
+    "wait_until",
+    "wer",
+    "words",
 ]
 
 
@@ -117,7 +144,7 @@ def wait_until(page, condition: str, what: str, timeout: float = 10_000, arg=Non
     """Wait until the JavaScript ``condition`` holds; fail saying ``what`` did not happen."""
     try:
         page.wait_for_function(condition, arg=arg, timeout=timeout)
-    except Exception as error:
+    except PlaywrightError as error:
         raise AssertionError(f"{what} (still not so after {timeout / 1000:g} s)") from error
 
 
@@ -146,7 +173,7 @@ def wait_for_announcement(page, text: str, after: int = 0, timeout: float = 60_0
     try:
         page.wait_for_function("([text, after]) => (window.__liveLog || []).slice(after).includes(text)",
                                arg=[text, after], timeout=timeout)
-    except Exception as error:
+    except PlaywrightError as error:
         said = live_region_log(page)[after:]
         shown = page.locator("[data-testid=stMain]").inner_text()[-1500:]
         raise AssertionError(f"SeeSay did not say {text!r}; it said {said}. The page ends with:\n{shown}") \
@@ -162,7 +189,7 @@ def wait_for_playing(page, after: int = 0, min_seconds: float = 0.3, timeout: fl
             """([after, min]) => (window.__audioEvents || []).slice(after).find(
                   e => e.type === 'playing' && e.id === 'seesay-audio' && e.duration > min) || null""",
             arg=[after, min_seconds], timeout=timeout)
-    except Exception as error:
+    except PlaywrightError as error:
         seen = [(e["type"], e["id"] or e["label"][:30], e["duration"]) for e in audio_events(page)[after:]]
         raise AssertionError(f"SeeSay's player did not start an answer; audio events: {seen}, "
                              f"player now: {audio_state(page)}") from error
@@ -241,7 +268,7 @@ def _html_of(page, node: dict) -> str:
             "returnByValue": True,
         })
         return result["result"].get("value", "")
-    except Exception as error:  # the node went away between the two calls
+    except PlaywrightError as error:  # the node went away between the two calls
         return f"(could not read: {error})"
     finally:
         cdp.detach()
@@ -486,17 +513,25 @@ def wait_for_answers(page, count: int, timeout: float = 120_000) -> None:
     page.locator(LAST_ANSWER).wait_for(timeout=timeout)
 
 
-def ask_typed(page, question: str, timeout: float = 120_000) -> list[str]:
-    """Type a question on the Ask page and press Enter; wait for its answer. Returns what the
-    live region said meanwhile."""
+def ask_typed(page, question: str, timeout: float = 120_000) -> int:
+    """Type a question on the Ask page and press Enter; wait until the answer is on the page.
+
+    What the live region says is left to the caller: this returns the length of its log before
+    the question, for ``wait_for_announcement(page, "Answer ready.", after)``.
+    """
     after = len(live_region_log(page))
+    answers = page.locator(".seesay-answer").count()
     box = page.get_by_role("textbox", name="Or type your question")
     box.fill(question)
     box.press("Enter")
-    said = wait_for_announcement(page, "Answer ready.", after, timeout)
+    # Done: the answer is in the conversation and the page has given an empty box for the next
+    # question (it does so after the answer, in a second run of the page).
+    wait_until(page, """(answers) => document.querySelectorAll('.seesay-answer').length > answers
+                         && !!document.getElementById('seesay-last-answer')
+                         && document.querySelector('input[aria-label="Or type your question"]')?.value === ''""",
+               f"the typed question {question!r} got no answer", timeout, arg=answers)
     settle(page, timeout)
-    page.locator(LAST_ANSWER).wait_for(timeout=timeout)
-    return said
+    return after
 
 
 # --- words ---------------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from browserkit import PAGES, RECORD_EVENTS, open_page
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -234,29 +233,35 @@ def _keep_screenshots(request, pages) -> None:
             page.screenshot(path=str(out / f"{stem}-{i}.png"), full_page=True)
 
 
-def _context(playwright, chromium, device: str | None, color_scheme: str, **options):
-    """A browser context for a desktop window or a phone profile ("Pixel 7", "iPhone 14").
+@pytest.fixture(scope="session")
+def new_context(playwright, chromium, warm_app):
+    """``new_context(device=None, color_scheme="light", **options)`` -> a browser context (the
+    caller closes it) for a desktop window or a phone profile ("Pixel 7", "iPhone 14").
 
     Camera and microphone are allowed; audio events and the live region are recorded.
     """
-    profile = dict(playwright.devices[device]) if device else dict(DESKTOP)
-    profile.pop("default_browser_type", None)  # Chromium plays every profile here
-    profile.update(options)
-    context = chromium.new_context(**profile, color_scheme=color_scheme,
-                                   permissions=["camera", "microphone"], accept_downloads=True)
-    context.set_default_timeout(60_000)
-    context.add_init_script(RECORD_EVENTS)
-    return context
+
+    def make(device: str | None = None, color_scheme: str = "light", **options):
+        profile = dict(playwright.devices[device]) if device else dict(DESKTOP)
+        profile.pop("default_browser_type", None)  # Chromium plays every profile here
+        profile.update(options)
+        context = chromium.new_context(**profile, color_scheme=color_scheme,
+                                       permissions=["camera", "microphone"], accept_downloads=True)
+        context.set_default_timeout(60_000)
+        context.add_init_script(RECORD_EVENTS)
+        return context
+
+    return make
 
 
 @pytest.fixture
-def new_tab(playwright, chromium, warm_app, request):
+def new_tab(new_context, request):
     """``new_tab(device=None, color_scheme="light", **context_options)`` -> a Page in a fresh
     browser context, closed after the test."""
     contexts = []
 
     def make(device: str | None = None, color_scheme: str = "light", **options):
-        context = _context(playwright, chromium, device, color_scheme, **options)
+        context = new_context(device, color_scheme, **options)
         contexts.append(context)
         return context.new_page()
 
@@ -268,7 +273,7 @@ def new_tab(playwright, chromium, warm_app, request):
 
 
 @pytest.fixture(scope="session")
-def shared_tab(playwright, chromium, warm_app):
+def shared_tab(new_context):
     """``shared_tab(device=None, color_scheme="light")`` -> one Page per profile, kept for the run.
 
     Every ``open_page`` on it is a full load and a new Streamlit session (nothing carries over
@@ -279,7 +284,7 @@ def shared_tab(playwright, chromium, warm_app):
     def get(device: str | None = None, color_scheme: str = "light", **options):
         key = (device, color_scheme, repr(sorted(options.items())))
         if key not in tabs:
-            context = _context(playwright, chromium, device, color_scheme, **options)
+            context = new_context(device, color_scheme, **options)
             contexts.append(context)
             tabs[key] = context.new_page()
         return tabs[key]

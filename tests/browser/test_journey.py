@@ -14,10 +14,25 @@ import json
 import re
 
 import pytest
-
-from browserkit import (LAST_ANSWER, PAGES, PLAYER_AUDIO, audio_events, audio_state, ask_typed, go_to,
-                        live_region_log, open_page, settle, upload_photo, wait_for_announcement,
-                        wait_for_playing, wait_until, wer, words)
+from browserkit import (
+    LAST_ANSWER,
+    PAGES,
+    PLAYER_AUDIO,
+    ask_typed,
+    audio_events,
+    audio_state,
+    go_to,
+    live_region_log,
+    open_page,
+    settle,
+    unnamed_controls,
+    upload_photo,
+    wait_for_announcement,
+    wait_for_playing,
+    wait_until,
+    wer,
+    words,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -97,6 +112,9 @@ def test_photo_question_answer_history(new_tab, warm_app, media, tmp_path):
     settle(page)
     # Its recording is described in words next to its picture.
     assert "speech heard" in page.get_by_text("Your last recording:").inner_text()
+    # The recorder, now holding a recording, shows more buttons: all named.
+    assert not unnamed_controls(page), unnamed_controls(page)
+    assert page.get_by_role("button", name="Play your recording", exact=True).count() == 1
 
     # --- 4. Stop speaking ----------------------------------------------------------------------------
     page.get_by_role("button", name="Stop speaking").click()
@@ -127,7 +145,7 @@ def test_photo_question_answer_history(new_tab, warm_app, media, tmp_path):
     # --- 6. A typed follow-up about the same photo ----------------------------------------------------
     go_to(page, ASK)
     events = len(audio_events(page))
-    said = ask_typed(page, FOLLOW_UP)
+    said = wait_for_announcement(page, "Answer ready.", ask_typed(page, FOLLOW_UP))
     assert in_order(said, "Thinking…", "Answer ready."), said
     assert page.get_by_role("heading", name="Question 2").count() == 1, "the follow-up is not question 2"
     assert page.get_by_text(f"You asked: {FOLLOW_UP}").count() == 1

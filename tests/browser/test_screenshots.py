@@ -12,9 +12,7 @@ import io
 from pathlib import Path
 
 import pytest
-
-from browserkit import (PAGES, ask_typed, go_to, live_region_log, open_page, settle,
-                        wait_for_announcement)
+from browserkit import PAGES, ask_typed, go_to, live_region_log, open_page, settle, wait_for_announcement
 
 pytestmark = pytest.mark.browser
 
