@@ -178,8 +178,12 @@ def wav(samples: np.ndarray, rate: int = RATE, subtype: str = "PCM_16") -> bytes
     return buf.getvalue()
 
 
-def encode(samples: np.ndarray, rate: int, container: str, codec: str, *, codec_rate: int | None = None) -> bytes:
-    """Encode (n,) or (n, channels) float samples with PyAV: webm/opus, ogg, mp3, mp4/ipod (m4a)..."""
+def encode(samples: np.ndarray, rate: int, container: str, codec: str, *, codec_rate: int | None = None,
+           sink=None) -> bytes:
+    """Encode (n,) or (n, channels) float samples with PyAV: webm/opus, ogg, mp3, mp4/ipod (m4a)...
+
+    ``sink`` may be a non-seekable writer with a ``data`` buffer (as a browser's MediaRecorder is).
+    """
     import av
 
     x = np.asarray(samples, np.float32)
@@ -187,7 +191,7 @@ def encode(samples: np.ndarray, rate: int, container: str, codec: str, *, codec_
     if codec == "vorbis" and x.shape[1] == 1:  # FFmpeg's own Vorbis encoder only writes stereo
         x = np.repeat(x, 2, axis=1)
     layout = "mono" if x.shape[1] == 1 else "stereo"
-    out = io.BytesIO()
+    out = sink if sink is not None else io.BytesIO()
     with av.open(out, "w", format=container) as muxer:
         stream = muxer.add_stream(codec, rate=codec_rate or rate, layout=layout)
         if codec == "vorbis":
@@ -200,7 +204,7 @@ def encode(samples: np.ndarray, rate: int, container: str, codec: str, *, codec_
                 muxer.mux(packet)
         for packet in stream.encode(None):
             muxer.mux(packet)
-    return out.getvalue()
+    return bytes(out.data) if sink is not None else out.getvalue()
 
 
 def resample(samples: np.ndarray, rate: int, new_rate: int) -> np.ndarray:

@@ -36,6 +36,7 @@ from core.audio import (
     spectrogram_png,
 )
 from core.errors import AudioError, NoSpeechError
+from tests.media import encode
 
 LIMITS = dict(max_seconds=60.0, min_seconds=0.5)
 QUESTION = "What colour is the car?"
@@ -47,30 +48,6 @@ QUESTION = "What colour is the car?"
 def tone(seconds: float, rate: int, freq: float = 440.0, amplitude: float = 0.5) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-
-
-def encode(samples: np.ndarray, rate: int, container: str, codec: str, *, codec_rate: int | None = None,
-           sink=None) -> bytes:
-    """Encode (n,) or (n, channels) float samples with PyAV. ``sink`` may be a non-seekable writer."""
-    x = np.asarray(samples, np.float32)
-    x = x[:, None] if x.ndim == 1 else x
-    if codec == "vorbis":  # FFmpeg's own Vorbis encoder only writes stereo
-        x = np.repeat(x, 2, axis=1) if x.shape[1] == 1 else x
-    layout = "mono" if x.shape[1] == 1 else "stereo"
-    out = sink if sink is not None else io.BytesIO()
-    with av.open(out, "w", format=container) as muxer:
-        stream = muxer.add_stream(codec, rate=codec_rate or rate, layout=layout)
-        if codec == "vorbis":  # FFmpeg's own Vorbis encoder is marked experimental
-            stream.codec_context.options = {"strict": "experimental"}
-        for start in range(0, len(x), 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[start:start + 1024].T), format="fltp",
-                                               layout=layout)
-            frame.sample_rate = rate
-            for packet in stream.encode(frame):
-                muxer.mux(packet)
-        for packet in stream.encode(None):
-            muxer.mux(packet)
-    return bytes(out.data) if sink is not None else out.getvalue()
 
 
 def wav(samples: np.ndarray, rate: int, subtype: str = "PCM_16") -> bytes:
