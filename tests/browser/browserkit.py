@@ -540,9 +540,17 @@ def ask_typed(page, question: str, timeout: float = 120_000) -> int:
 _SAME_WORD = {"colour": "color", "colours": "colors", "grey": "gray"}
 
 
+# Said quickly, "colour is" sounds like "colour's" / "colours"; Whisper writes either (seen in CI:
+# "What colors the car?"). To a listener it is the same question.
+_SPOKEN_CONTRACTION = {"colors": ["color", "is"], "colours": ["color", "is"], "color's": ["color", "is"], "colour's": ["color", "is"]}
+
+
 def words(text: str) -> list[str]:
     text = unicodedata.normalize("NFKC", text).lower()
-    return [_SAME_WORD.get(w, w) for w in re.findall(r"[\w']+", text)]
+    out: list[str] = []
+    for w in re.findall(r"[\w']+", text):
+        out.extend(_SPOKEN_CONTRACTION.get(w, [_SAME_WORD.get(w, w)]))
+    return out
 
 
 def wer(reference: str, hypothesis: str) -> float:
