@@ -232,14 +232,19 @@ def attention(model, implementation: str):
         model.set_attn_implementation(before)
 
 
-def run(args) -> list[Result]:
+def run(args, save=lambda results: None) -> list[Result]:
     results: list[Result] = []
+
+    def add(result: Result) -> None:  # saved after each variant: a run cut short keeps what it measured
+        results.append(result)
+        save(results)
+
     print("Building LLaVA-1.5-7B (random weights, fp16, on the GPU)...", flush=True)
     t = time.perf_counter()
     model = build_fp16()
     print(f"  built in {time.perf_counter() - t:.1f} s", flush=True)
     plain = dict(disable_compile=True)  # dynamic cache, no compilation
-    results.append(measure(model, "fp16, SDPA attention", args.repeats, **plain))
+    add(measure(model, "fp16, SDPA attention", args.repeats, **plain))
 
     print("Quantizing to 4-bit NF4 (double quantization, fp16 compute)...", flush=True)
     t = time.perf_counter()
@@ -255,10 +260,10 @@ def run(args) -> list[Result]:
         how = "on load (from_pretrained + BitsAndBytesConfig)"
     print(f"  quantized {how} in {time.perf_counter() - t:.1f} s", flush=True)
 
-    results.append(measure(model, "NF4, SDPA attention", args.repeats, note=how, **plain))
+    add(measure(model, "NF4, SDPA attention", args.repeats, note=how, **plain))
     with attention(model, "eager"):
-        results.append(measure(model, "NF4, eager attention", args.repeats, **plain))
-    results.append(measure(model, "NF4, SDPA, static KV cache", args.repeats,
+        add(measure(model, "NF4, eager attention", args.repeats, **plain))
+    add(measure(model, "NF4, SDPA, static KV cache", args.repeats,
                            cache_implementation="static", disable_compile=True))
     if not args.skip_compile:
         from transformers import CompileConfig
@@ -269,7 +274,7 @@ def run(args) -> list[Result]:
         note = ("not compiled: transformers does not compile bitsandbytes models loaded this way"
                 if quantizer is not None and not quantizer.is_compileable else
                 "compiled decode step (the warm-up compiles)")
-        results.append(measure(model, "NF4, SDPA, static KV cache, torch.compile", args.repeats, note=note,
+        add(measure(model, "NF4, SDPA, static KV cache, torch.compile", args.repeats, note=note,
                                cache_implementation="static",
                                compile_config=CompileConfig(fullgraph=False, mode="reduce-overhead")))
     return results
@@ -383,11 +388,15 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.cuda.get_device_name(0)
     peak, source = peak_bandwidth(device, args.bandwidth)
     print(f"GPU: {device}", flush=True)
-    results = run(args)
     command = "python bench/gpu.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = markdown(results, device, peak, source, command.strip())
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(f"# LLaVA-1.5-7B on {device}\n\n{text}\n", encoding="utf-8")
+
+    def save(results: list[Result]) -> None:
+        text = markdown(results, device, peak, source, command.strip())
+        args.out.write_text(f"# LLaVA-1.5-7B on {device}\n\n{text}\n", encoding="utf-8")
+
+    results = run(args, save)
+    text = markdown(results, device, peak, source, command.strip())
     print()
     print(text)
     print(f"\nWrote {args.out}")
