@@ -277,6 +277,10 @@ def run(args, save=lambda results: None) -> list[Result]:
         add(measure(model, "NF4, SDPA, static KV cache, torch.compile", args.repeats, note=note,
                                cache_implementation="static",
                                compile_config=CompileConfig(fullgraph=False, mode="reduce-overhead")))
+        add(measure(model, "NF4, SDPA, static KV cache of 2048, torch.compile", args.repeats,
+                    note="SeeSay's setting (SEESAY_LLAVA_COMPILE): one cache size for every conversation",
+                    cache_implementation="static", max_cache_len=2048,
+                    compile_config=CompileConfig(fullgraph=False, mode="reduce-overhead")))
     return results
 
 

@@ -30,7 +30,7 @@ def _ask(args: argparse.Namespace) -> int:
     device = settings.resolved_device()
     engines = Engines(
         vlm=load_vlm(settings.llava(), device=device, quantization=settings.quantization(),
-                     dtype=settings.dtype()),
+                     dtype=settings.dtype(), compile=settings.compile()),
         stt=load_stt(settings.stt_engine, settings.whisper(), device, timeout=settings.network_timeout) if args.audio else None,
         tts=load_tts(settings.tts_engine, private=settings.private, timeout=settings.network_timeout,
                      piper_voice=settings.piper_voice),

@@ -39,6 +39,7 @@ def test_explicit_values_win():
     ("SEESAY_STT_ENGINE", "vosk", "faster-whisper"),
     ("SEESAY_LLAVA_QUANTIZATION", "int3", "nf4"),
     ("SEESAY_LLAVA_DTYPE", "fp8", "bfloat16"),
+    ("SEESAY_LLAVA_COMPILE", "always", "auto, on, off"),
     ("SEESAY_PRIVATE", "maybe", "true"),
     ("SEESAY_DEBUG", "2", "false"),
     ("SEESAY_NETWORK_TIMEOUT", "-1", "from 0.5"),
@@ -91,3 +92,11 @@ def test_import_core_does_not_import_heavy_libraries():
             "print(heavy); sys.exit(1 if heavy else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("value,device,expect", [
+    ("auto", "cuda", True), ("auto", "cpu", False), ("on", "cpu", True), ("off", "cuda", False),
+])
+def test_compiled_decoding_is_on_with_cuda_by_default(value, device, expect):
+    settings = load_settings({"SEESAY_LLAVA_COMPILE": value, "SEESAY_DEVICE": device})
+    assert settings.compile() is expect

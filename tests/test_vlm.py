@@ -506,3 +506,78 @@ def test_damaged_weights(test_models, tmp_path):
     with pytest.raises(ModelUnavailableError) as caught:
         load_vlm(str(broken), device="cpu", quantization="none", dtype="float32")
     assert "SEESAY_LLAVA_MODEL" in str(caught.value)
+
+
+# --- compiled decoding (the CUDA default) and the generation thread ----------------------------
+
+
+def test_compiled_decoding_needs_cuda(test_models):
+    with pytest.raises(ConfigError, match="SEESAY_LLAVA_COMPILE") as caught:
+        load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="float32", compile=True)
+    assert "auto or off" in caught.value.hint
+
+
+@pytest.mark.models
+def test_compiled_decoding_settings_and_the_bitsandbytes_veto(test_models, monkeypatch):
+    """What SEESAY_LLAVA_COMPILE sets up; bench/cuda_check.py runs it compiled on a GPU."""
+    from core.vlm import TransformersLlava
+
+    plain = load_vlm(str(test_models.llava), device="cpu", quantization="nf4", dtype="float32")
+    model = plain._model
+    assert model.hf_quantizer is not None and not model.hf_quantizer.is_compileable  # transformers' veto
+    seen = []
+
+    def criteria(self, model_kwargs, generation_config):
+        seen.append(self.hf_quantizer)
+        return True
+
+    monkeypatch.setattr(type(model), "_valid_auto_compile_criteria", criteria)
+    engine = TransformersLlava(model, plain._processor, options=VlmOptions(compile=True, static_cache_tokens=512))
+    config = engine._generation_config
+    assert (config.cache_implementation, config.max_cache_len) == ("static", 512)
+    assert config.compile_config is not None and config.compile_config.mode == "reduce-overhead"
+    assert engine.options.prefix_photos == 0  # the prompt is prefilled whole, into the static cache
+    assert plain._generation_config.cache_implementation is None  # the plain engine is unchanged
+
+    quantizer = model.hf_quantizer
+    assert model._valid_auto_compile_criteria({}, config) is True
+    assert seen == [None] and model.hf_quantizer is quantizer  # asked without the veto, then restored
+    engine.prepare(photo(key="compiled"))
+    assert engine._prefixes == {}
+
+
+@pytest.mark.models
+def test_every_answer_is_generated_on_one_thread(engines, monkeypatch):
+    """Compiled CUDA graphs belong to the thread that recorded them: one generation thread per engine."""
+    engine = engines["llava"]
+    threads = []
+    generate = engine._model.generate
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(engine._model, "generate", spy)
+    for question in ("What is this?", "And the colour?", "Anything else?"):
+        answer(engine, photo(), question=question, tokens=4)
+    assert len(threads) == 3 and len(set(threads)) == 1 and threads[0].name == "seesay-generate"
+    assert threads[0] is not threading.current_thread()
+
+
+@pytest.mark.models
+def test_a_stuck_generation_is_given_up_and_the_next_answer_runs(test_models, monkeypatch):
+    engine = load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="float32",
+                      options=VlmOptions(stall_seconds=0.5, poll_seconds=0.05))
+    generate = engine._model.generate
+    release = threading.Event()
+
+    def stuck(*args, **kwargs):
+        release.wait(30)
+
+    monkeypatch.setattr(engine._model, "generate", stuck)
+    with pytest.raises(GenerationError, match="stopped answering"):
+        answer(engine, photo(), tokens=4)
+    assert not engine._lock.locked()
+    monkeypatch.setattr(engine._model, "generate", generate)
+    assert len(answer(engine, photo(), tokens=4)) >= 1  # a fresh thread: not queued behind the stuck one
+    release.set()

@@ -90,7 +90,8 @@ def _vlm() -> Outcome:
 
     conf = _settings().get()
     return _attempt("vlm", "vision-language model", lambda: load_vlm(
-        conf.llava(), device=conf.resolved_device(), quantization=conf.quantization(), dtype=conf.dtype()))
+        conf.llava(), device=conf.resolved_device(), quantization=conf.quantization(), dtype=conf.dtype(),
+        compile=conf.compile()))
 
 
 @st.cache_resource(show_spinner=False)
