@@ -292,3 +292,27 @@ def test_high_contrast_and_larger_text_pass_every_check(answered):
         if problems:
             report.append(f"== {target.key}\n{problems}")
     fail_on("\n".join(report))
+
+
+# --- errors: shown, and said once -----------------------------------------------------------------
+
+
+def test_an_error_is_shown_and_said_once(new_tab, warm_app, tmp_path):
+    """A file that is not a photo: the message is on the page and said once by the live region,
+    not a second time as an alert (st.error is role="alert"; SeeSay's script takes the role off)."""
+    page = new_tab()
+    open_page(page, warm_app, DESCRIBE)
+    not_a_photo = tmp_path / "holiday.jpg"
+    not_a_photo.write_text("These are my holiday notes, not a picture.\n")
+    after = len(live_region_log(page))
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(not_a_photo))
+    box = page.locator("[data-testid=stAlertContainer]").first
+    box.wait_for(timeout=60_000)
+    settle(page)
+    page.wait_for_timeout(1_000)  # anything said after it would be in the log by now
+    shown = " ".join(box.inner_text().split())
+    assert "not a photo" in shown.lower() or "picture" in shown.lower(), shown
+    said = [" ".join(message.split()) for message in live_region_log(page)[after:]]
+    assert said.count(shown) == 1, said
+    assert page.get_by_role("alert").count() == 0
+    assert "- alert" not in page.locator("body").aria_snapshot()

@@ -239,14 +239,25 @@
       function (node) { node.removeAttribute("role"); });
   }
 
+  // Streamlit draws st.error as role="alert", so a screen reader would read every error twice:
+  // once as the alert, once from SeeSay's live region (which says every status, errors included).
+  // The role goes as soon as the box is inserted, in the same task, before the accessibility tree
+  // is updated; the box stays on the page for anyone who reads it.
+  function quietAlerts() {
+    document.querySelectorAll("[data-testid='stAlertContainer'][role='alert']").forEach(
+      function (node) { node.removeAttribute("role"); });
+  }
+
   var scheduled = false;
   new MutationObserver(function () {
+    quietAlerts();
     if (scheduled) { return; }
     scheduled = true;
     requestAnimationFrame(function () { scheduled = false; fixLabels(); });
   }).observe(document.body, {subtree: true, childList: true, attributes: true,
-                             attributeFilter: ["aria-label"]});
+                             attributeFilter: ["aria-label", "role"]});
   fixLabels();
+  quietAlerts();
 
   // --- commands from Python ---------------------------------------------------------------------
   var done = {};
