@@ -374,8 +374,12 @@ def test_typed_question_and_follow_up_keep_the_conversation(app_env):
 
 
 @pytest.mark.models
-def test_settings_take_effect(app_env):
-    from ui import resources
+def test_settings_take_effect(app_env, monkeypatch):
+    from ui import render, resources
+
+    made = []
+    synthesize = render._synthesize
+    monkeypatch.setattr(render, "_synthesize", lambda text, language: made.append(text) or synthesize(text, language))
 
     at = with_photo(ASK)
     settings_page(at)
@@ -399,13 +403,25 @@ def test_settings_take_effect(app_env):
     assert s.last_options.max_new_tokens == NORMAL_TOKENS // 2  # short answers
     assert s.last_options.language == "es" and entry.language == "es"
     assert any('lang="es"' in h for h in answers_html(at))
-    assert entry.engines.get("tts") in ("espeak", "piper", "piper+espeak")  # private: offline voice
+    # Automatic speech off: no speech is made until asked for, and "Play answer again" is told
+    # that this answer has none (it must not replay the answer before).
+    assert sent(at, "clip") == [] and entry.speech is None and "tts" not in entry.engines and made == []
+    assert [c["answer"] for c in sent(at, "answer")] == [f"{s.nonce}-a{entry.id}"]
+    assert not at.get("audio")
+    button(at, "Speak this answer").click().run()
+    assert_no_crash(at)
+    entry = session(at).entries[-1]
+    assert entry.speech and entry.engines.get("tts") in ("espeak", "piper", "piper+espeak")  # private: offline
     assert resources.LOADS[("tts", "offline", True)] >= 1
     assert ("tts", "gtts", True) not in resources.LOADS and ("tts", "gtts", False) not in resources.LOADS
     clips = sent(at, "clip")
-    assert clips and not any(c["play"] for c in clips)  # not spoken automatically...
-    assert entry.speech  # ...but there to play
+    assert len(clips) == 1 and clips[0]["play"] and clips[0]["answer"] == f"{s.nonce}-a{entry.id}"
     assert any(a.proto.alt.startswith("Play the answer") for a in at.get("audio"))
+    # The button stays (focus stays on it) and says the kept speech again: nothing is made twice.
+    button(at, "Speak this answer").click().run()
+    clips = sent(at, "clip")
+    assert len(clips) == 2 and clips[1]["play"] and clips[1]["answer"] == clips[0]["answer"]
+    assert session(at).entries[-1].speech == entry.speech and made == [entry.answer]
 
 
 @pytest.mark.models

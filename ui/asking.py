@@ -85,7 +85,10 @@ def options_for(conf, *, max_tokens: Optional[int] = None):
     prefs = session().prefs
     return AskOptions(
         max_new_tokens=max_tokens or prefs.max_tokens(conf),
-        speak=True,  # also when not spoken automatically: the Play control needs the audio
+        # Speech is made only to be heard: with automatic speech off, "Speak this answer" makes it
+        # when asked (ui.render.show_speech), so nothing goes to a voice service unasked and the
+        # voice does not take the processor from the model while it writes.
+        speak=prefs.auto_speak,
         language=prefs.language or None,
         max_audio_seconds=conf.max_audio_seconds,
         min_audio_seconds=conf.min_audio_seconds,
@@ -151,6 +154,8 @@ def answer(question: Union[str, bytes], *, kind: str, max_tokens: Optional[int] 
     photo = s.photo
     answer_id = f"{s.nonce}-a{s.next_id}"
 
+    if not options.speak:
+        browser.new_answer(answer_id)
     question_slot, status_slot, text_slot = area.empty(), area.empty(), area.empty()
     if not spoken and kind == "typed":
         question_slot.html(question_html(" ".join(question.split()), detect_language(question)))

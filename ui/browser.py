@@ -141,6 +141,11 @@ def play(audio: bytes, mime: str, *, answer: str, index: int, autoplay: bool,
            "mime": mime, "src": data_url(audio, mime)})
 
 
+def new_answer(answer: str) -> None:
+    """A new answer without speech yet: "Play answer again" must not replay the one before it."""
+    _send({"type": "answer", "answer": answer})
+
+
 def stop() -> None:
     """Stop speaking (for example when the photo changes)."""
     _send({"type": "stop"})

@@ -81,12 +81,38 @@ def show_photo(s: Session, key: str, target=None) -> None:
 
 
 def show_speech(entry: Entry, target=None, *, label: str = "Play the answer") -> None:
-    """The visible, labelled Play control for an answer (the fallback to the player bar)."""
+    """The visible, labelled Play control for an answer (the fallback to the player bar).
+
+    An answer made with automatic speech off has no speech yet: a "Speak this answer" button
+    makes it, plays it, and keeps it with the answer; the button stays and says it again.
+    """
+    where = target or st
+    if (not entry.speech and not entry.speech_error) or entry.speech_on_request:
+        if where.button("Speak this answer", key=f"speak-{entry.id}"):
+            speak_entry(entry)
+        elif not entry.speech:
+            return
     if entry.speech:
-        (target or st).audio(entry.speech, format=entry.speech_mime or "audio/wav",
-                             alt=f"{label}: {_short(entry.answer)}")
+        where.audio(entry.speech, format=entry.speech_mime or "audio/wav",
+                    alt=f"{label}: {_short(entry.answer)}")
     elif entry.speech_error:
-        (target or st).caption(entry.speech_error)
+        where.caption(entry.speech_error)
+
+
+def speak_entry(entry: Entry) -> None:
+    """Speak an answer, making its speech first if it has none (kept with it, or why there is none)."""
+    s = session()
+    if entry.speech:
+        browser.play(entry.speech, entry.speech_mime, answer=f"{s.nonce}-a{entry.id}", index=0, autoplay=True)
+        return
+    spoken = _synthesize(entry.answer, entry.language)
+    if spoken is None:
+        entry.speech_error = "No voice could speak this answer. The text above is the whole answer."
+        browser.announce(entry.speech_error)
+        return
+    entry.speech, entry.speech_mime, entry.speech_on_request = spoken.audio, spoken.mime, True
+    entry.engines["tts"] = spoken.engine
+    browser.play(spoken.audio, spoken.mime, answer=f"{s.nonce}-a{entry.id}", index=0, autoplay=True)
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -105,25 +131,31 @@ def show_error(error: SeeSayError, target=None) -> None:
 
 def speak_message(text: str) -> None:
     """Say a message with the session's voice, or the offline voice if that fails."""
+    s = session()
+    speech = _synthesize(text, "en")
+    if speech is not None:
+        browser.play(speech.audio, speech.mime, answer=f"message-{s.nonce}-{s.next_id}-{len(s.sent)}",
+                     index=0, autoplay=True, kind="message")
+
+
+def _synthesize(text: str, language: str):
+    """``text`` spoken by the session's voice, or by the offline voice if that fails; None if none can."""
     from . import resources
 
     s = session()
     try:
         conf = resources.settings()
     except SeeSayError:
-        return
-    names = [s.prefs.voice_engine(conf), "offline"]
-    for name in dict.fromkeys(names):
+        return None
+    for name in dict.fromkeys([s.prefs.voice_engine(conf), "offline"]):
         try:
-            speech = resources.tts(name, s.prefs.is_private(conf)).synthesize(text, "en")
+            return resources.tts(name, s.prefs.is_private(conf)).synthesize(text, language)
         except SeeSayError:
             continue
-        except Exception:  # a voice bug must not hide the error it was reading out
-            log.exception("voice %s failed on a message", name)
+        except Exception:  # a voice bug must not hide the text it was reading out
+            log.exception("voice %s failed", name)
             continue
-        browser.play(speech.audio, speech.mime, answer=f"message-{s.nonce}-{s.next_id}-{len(s.sent)}",
-                     index=0, autoplay=True, kind="message")
-        return
+    return None
 
 
 @contextlib.contextmanager

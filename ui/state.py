@@ -99,6 +99,7 @@ class Entry:
     speech_mime: str = ""
     engines: dict = field(default_factory=dict)  # stage -> engine that did it
     speech_error: str = ""
+    speech_on_request: bool = False  # made by "Speak this answer" (automatic speech was off)
 
 
 @dataclass

@@ -207,3 +207,32 @@ def test_photo_question_answer_history(new_tab, warm_app, media, tmp_path):
     assert [e["question"] for e in data["entries"]][1:] == [heard, FOLLOW_UP]
     assert [flat(e["answer"]) for e in data["entries"]] == remaining
     assert len(data["photos"]) == 1  # the camera photo went with its only entry
+
+
+def test_with_automatic_speech_off_an_answer_is_spoken_only_when_asked(new_tab, warm_app, media):
+    """No speech is made unasked; "Play answer again" does not replay an older answer in its place;
+    "Speak this answer" speaks it, and the speech is kept for "Play answer again"."""
+    page = new_tab()
+    open_page(page, warm_app, SETTINGS)
+    page.get_by_role("switch", name="Speak answers automatically").locator("xpath=ancestor::label").click()
+    settle(page)
+    go_to(page, ASK)
+    upload_photo(page, media.car_png)
+    events = len(audio_events(page))
+    wait_for_announcement(page, "Answer ready.", ask_typed(page, "What colour is the car?"))
+    page.wait_for_timeout(1_000)
+    spoken = [e for e in audio_events(page)[events:] if e["type"] == "playing" and e["duration"] > 0.3]
+    assert not spoken, f"something was spoken by itself: {spoken}"
+    after = len(live_region_log(page))
+    page.get_by_role("button", name="Play answer again").click()
+    wait_for_announcement(page, "This answer has no sound yet. Use Speak this answer, below it.", after)
+
+    page.get_by_role("button", name="Speak this answer").click()
+    wait_for_playing(page, events)
+    settle(page)
+    page.get_by_role("button", name="Stop speaking").click()
+    assert audio_state(page)["paused"] is True
+    events = len(audio_events(page))
+    page.get_by_role("button", name="Play answer again").click()
+    wait_for_playing(page, events)
+    assert page.get_by_role("button", name="Speak this answer").count() == 1  # still there, to say it again

@@ -167,7 +167,8 @@
   function replay() {
     var clips = player.last.clips.filter(function (src) { return !!src; });
     if (!clips.length) {
-      announce("There is no answer to play yet.");
+      announce(player.last.id ? "This answer has no sound yet. Use Speak this answer, below it."
+                              : "There is no answer to play yet.");
       return;
     }
     stop();
@@ -271,6 +272,7 @@
       done[cmd.id] = true;
       if (cmd.type === "announce") { announce(cmd.text); }
       else if (cmd.type === "clip") { addClip(cmd); }
+      else if (cmd.type === "answer") { player.last = {id: cmd.answer, clips: []}; }
       else if (cmd.type === "stop") { stop(); }
     });
   }
