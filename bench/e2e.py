@@ -14,6 +14,10 @@ the whole answer. Its first audio is its whole audio.
 ``core.pipeline.ask`` gets the recording and yields events; each sentence is spoken while the next
 one is being written. First audio is the first ``AnswerAudio`` event.
 
+Then a **follow-up** question about the same photo, in each mode, with the first question and its
+answer as the conversation so far: the baseline encodes the photo again with the whole conversation;
+SeeSay prefills only what follows the photo's kept prefix. There is no lead: the photo is already there.
+
 Both use the very same engine objects (one model in memory; the baseline's LLaVA engine is a second
 ``TransformersLlava`` over the same weights with its prefix cache turned off).
 """
@@ -30,12 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .inputs import ANSWER, QUESTION, RECORDING_SECONDS, load_benchmark_photo, spoken
+from .inputs import ANSWER, FOLLOW_UP, QUESTION, RECORDING_SECONDS, load_benchmark_photo, spoken
 from .probes import (ModelTime, PeakMemory, ScriptedVLM, TimedSTT, TimedTTS, TimedVLM, TokenClock,
                      high_water_bytes, now, rss_bytes)
 
 
-MODES = ("baseline", "streaming")
+MODES = ("baseline", "streaming")  # the first question about a new photo: the issue's targets
+FOLLOW_UP_MODES = ("baseline-follow-up", "streaming-follow-up")  # then a follow-up about the same photo
 
 
 @dataclass
@@ -72,6 +77,7 @@ class Setup:
     times: ModelTime
     clock: TokenClock
     info: dict = field(default_factory=dict)
+    last_answer: Any = None  # core.pipeline.Answer of the last streaming question (for the follow-up)
 
 
 def load_setup(*, quick: bool, cache: Path, stt_engine: str, dtype: str | None) -> Setup:
@@ -135,7 +141,8 @@ def _without_prefix_cache(vlm: Any) -> Any:
 # --- one question ------------------------------------------------------------------------------
 
 
-def run_baseline(s: Setup, photo: Any, recording: bytes, options: Any, memory: PeakMemory) -> Run:
+def run_baseline(s: Setup, photo: Any, recording: bytes, options: Any, memory: PeakMemory,
+                 history: tuple = (), mode: str = "baseline") -> Run:
     from core import audio
 
     engines = s.baseline
@@ -148,18 +155,21 @@ def run_baseline(s: Setup, photo: Any, recording: bytes, options: Any, memory: P
         transcript = engines.stt.transcribe(clip.samples)
         t_transcript = now() - t0
         text, first_token = "", None
-        for piece in engines.vlm.stream(photo, [], transcript.text, max_new_tokens=options.max_new_tokens,
+        for piece in engines.vlm.stream(photo, list(history), transcript.text,
+                                        max_new_tokens=options.max_new_tokens,
                                         min_new_tokens=options.min_new_tokens):
             if piece and first_token is None:
                 first_token = now() - t0
             text += piece
         engines.tts.synthesize(text.strip(), transcript.language)
         total = now() - t0
-    return _run("baseline", s, t0, t_transcript, first_token, total, total, clip.duration, seen["peak"])
+    return _run(mode, s, t0, t_transcript, first_token, total, total, clip.duration, seen["peak"])
 
 
 def run_streaming(s: Setup, photo: Any, recording: bytes, options: Any, memory: PeakMemory,
-                  lead: float) -> Run:
+                  lead: float, history: tuple = (), mode: str = "streaming") -> Run:
+    """``lead`` > 0: the photo is new and is prepared while the question is asked; 0: a follow-up
+    about a photo that was prepared already."""
     from core.pipeline import AnswerAudio, AnswerText, Done, Transcribed, ask, prepare_photo
 
     engines = s.streaming
@@ -176,10 +186,11 @@ def run_streaming(s: Setup, photo: Any, recording: bytes, options: Any, memory: 
     with memory.window() as seen:
         t_photo = now()
         worker = threading.Thread(target=prepare, name="bench-prepare", daemon=True)
-        worker.start()
-        time.sleep(max(0.0, t_photo + lead - now()))  # the person is still recording the question
+        if lead > 0:
+            worker.start()
+            time.sleep(max(0.0, t_photo + lead - now()))  # the person is still recording the question
         t0 = now()
-        for event in ask(engines, photo, recording, (), options):
+        for event in ask(engines, photo, recording, history, options):
             t = now() - t0
             if isinstance(event, Transcribed):
                 marks["transcript"], duration = t, event.transcript.duration
@@ -189,10 +200,12 @@ def run_streaming(s: Setup, photo: Any, recording: bytes, options: Any, memory: 
                 marks.setdefault("first_audio", t)
             elif isinstance(event, Done):
                 marks["total"] = t
-        worker.join()
+                s.last_answer = event.answer
+        if lead > 0:
+            worker.join()
     if failure:
         raise failure[0]
-    return _run("streaming", s, t0, marks["transcript"], marks["first_token"], marks["first_audio"],
+    return _run(mode, s, t0, marks["transcript"], marks["first_token"], marks["first_audio"],
                 marks["total"], duration, seen["peak"])
 
 
@@ -219,24 +232,33 @@ def benchmark(s: Setup, *, runs: int, warmup: int, lead: float, max_new_tokens: 
     """``warmup`` + ``runs`` questions in each mode, alternating; returns the measured runs."""
     from core.pipeline import AskOptions
 
+    from core.vlm import Turn
+
     photo = load_benchmark_photo()
     recording = spoken(QUESTION, RECORDING_SECONDS)
+    follow_up = spoken(FOLLOW_UP, RECORDING_SECONDS)
     options = AskOptions(max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens)
     memory = PeakMemory()
-    results: dict[str, list[Run]] = {mode: [] for mode in MODES}
+    results: dict[str, list[Run]] = {mode: [] for mode in MODES + FOLLOW_UP_MODES}
     s.info["load_average_before"] = os.getloadavg()[0]
     try:
         for i in range(warmup + runs):
             # A new key per run: the prefix cache must start empty, as it does for a new photo.
             fresh = dataclasses.replace(photo, key=f"{photo.key}:{i}")
             label = f"warm-up {i + 1}" if i < warmup else f"run {i - warmup + 1}/{runs}"
-            for mode in MODES:
+            for mode in MODES + FOLLOW_UP_MODES:
                 gc.collect()
                 if mode == "baseline":
                     run = run_baseline(s, fresh, recording, options, memory)
-                else:
+                elif mode == "streaming":
                     run = run_streaming(s, fresh, recording, options, memory, lead)
-                progress(f"  {label} {mode:9s}: transcript {run.transcript:5.2f} s, first token "
+                else:  # the first question and its answer are the conversation so far
+                    history = (Turn(s.last_answer.question, s.last_answer.text),)
+                    if mode == "baseline-follow-up":
+                        run = run_baseline(s, fresh, follow_up, options, memory, history, mode)
+                    else:
+                        run = run_streaming(s, fresh, follow_up, options, memory, 0.0, history, mode)
+                progress(f"  {label} {mode:19s}: transcript {run.transcript:5.2f} s, first token "
                          f"{run.first_token:5.2f} s, first audio {run.first_audio:5.2f} s, total "
                          f"{run.total:5.2f} s, {run.tokens} tokens at {run.decode_tps:4.1f}/s")
                 if i >= warmup:

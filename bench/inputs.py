@@ -17,6 +17,8 @@ SAMPLE_RATE = 16_000
 #: padded with quiet to RECORDING_SECONDS, as a person stops the recorder a moment after speaking).
 QUESTION = "What does the sign say, and what color is it?"
 RECORDING_SECONDS = 3.0
+#: the follow-up question about the same photo, asked right after the first answer
+FOLLOW_UP = "Which way does the arrow point?"
 
 #: A longer question for the STT table's 8 s clip.
 LONG_QUESTION = ("I am standing at the station. What does the big sign in front of me say, "

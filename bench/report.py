@@ -8,8 +8,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from .e2e import MODES, Run, medians
-from .inputs import ANSWER, QUESTION
+from .e2e import FOLLOW_UP_MODES, MODES, Run, medians
+from .inputs import ANSWER, FOLLOW_UP, QUESTION
 from .probes import cores, cpu_name
 
 GB = 1e9  # memory is given in GB (10^9 bytes): stricter than GiB against a "4 GB" target
@@ -72,7 +72,7 @@ def markdown(results: dict[str, list[Run]], info: dict, *, command: str, lead: f
         f"Inputs: a synthetic {info['photo_size'][0]}x{info['photo_size'][1]} photo; the question "
         f"\"{QUESTION}\" spoken by the offline voice, {info['question_seconds']:.1f} s; the answer forced "
         f"to {med['baseline']['tokens']:.0f} tokens. Photo given {lead:g} s before the end of the question.",
-        f"Medians of {runs} runs per mode (after warm-up), both modes alternating in one process.",
+        f"Medians of {runs} runs per mode (after warm-up), the modes alternating in one process.",
         "",
         "| measure | baseline: median (range) | streaming: median (range) | streaming / baseline (medians) |",
         "| --- | ---: | ---: | ---: |",
@@ -84,11 +84,32 @@ def markdown(results: dict[str, list[Run]], info: dict, *, command: str, lead: f
         cells = [_cell(fmt, value, [getattr(run, key) / scale for run in results[mode]])
                  for mode, value in (("baseline", b), ("streaming", s))]
         lines.append(f"| {label} | {cells[0]} | {cells[1]} | {ratio} |")
+    lines += follow_up_table(results)
     lines += ["", f"Process memory: {info['rss_loaded'] / GB:.2f} GB resident after loading the models; "
               f"all-time peak (VmHWM, loading included) {info['vm_hwm'] / GB:.2f} GB.", ""]
     lines += ["Targets:", ""] + [f"* {line}" for line in targets(med, info)] + [""]
     lines += ["```", DEFINITIONS, "```", "", f"The answer the voice speaks: \"{ANSWER}\"", ""]
     return "\n".join(lines)
+
+
+def follow_up_table(results: dict[str, list[Run]]) -> list[str]:
+    """The follow-up question about the same photo (runs written before it was measured have none)."""
+    if not all(results.get(mode) for mode in FOLLOW_UP_MODES):
+        return []
+    med = {mode: medians(results[mode]) for mode in FOLLOW_UP_MODES}
+    lines = ["", f"Then a follow-up question about the same photo (\"{FOLLOW_UP}\"), with the first question "
+             "and answer as the conversation so far. The baseline encodes the photo again with the whole "
+             "conversation; SeeSay prefills only what follows the photo's kept prefix.", "",
+             "| follow-up question | baseline: median (range) | streaming: median (range) | streaming / baseline (medians) |",
+             "| --- | ---: | ---: | ---: |"]
+    for key, label, fmt in MEASURES:
+        if key in ("prepare_after_t0", "peak_rss", "whisper_rtf", "tokens"):
+            continue
+        b, s = (med[mode][key] for mode in FOLLOW_UP_MODES)
+        cells = [_cell(fmt, value, [getattr(run, key) for run in results[mode]])
+                 for mode, value in zip(FOLLOW_UP_MODES, (b, s))]
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {f'{s / b:.0%}' if b else ''} |")
+    return lines
 
 
 def _count(n: int) -> str:
@@ -137,19 +158,24 @@ def load_json(path: Path) -> tuple[dict[str, list[Run]], dict]:
 
 
 def plot(results: dict[str, list[Run]], info: dict, path: Path, *, lead: float, title: str) -> None:
-    """Two timelines, baseline above streaming, from the photo's arrival to the last audio."""
+    """Timelines, baseline above streaming, from the photo's arrival to the last audio; below them
+    the follow-up question, when it was measured."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    med = {mode: medians(results[mode]) for mode in MODES}
+    modes = MODES + (FOLLOW_UP_MODES if all(results.get(m) for m in FOLLOW_UP_MODES) else ())
+    med = {mode: medians(results[mode]) for mode in modes}
     colours = {"listen": "#4c72b0", "think": "#dd8452", "write": "#c9a227", "speak": "#55a868",
                "prepare": "#b8b8d8"}
     phases = [("listen", "transcribing"), ("think", "until the first text"),
               ("write", "the model writes the answer"), ("speak", "speech of the rest of the answer")]
-    fig, ax = plt.subplots(figsize=(10, 4.4), dpi=110)
-    rows = {"streaming": 0, "baseline": 1}
+    names = {"baseline": "sequential baseline", "streaming": "SeeSay streaming",
+             "baseline-follow-up": "follow-up: baseline", "streaming-follow-up": "follow-up: SeeSay"}
+    order = ["streaming-follow-up", "baseline-follow-up", "streaming", "baseline"]
+    rows = {mode: y for y, mode in enumerate(m for m in order if m in modes)}
+    fig, ax = plt.subplots(figsize=(10, 2.2 + 1.1 * len(rows)), dpi=110)
     for mode, y in rows.items():
         m = med[mode]
         edges = [0.0, m["transcript"], m["first_token"], m["last_token"], m["total"]]
@@ -164,9 +190,9 @@ def plot(results: dict[str, list[Run]], info: dict, path: Path, *, lead: float, 
         ax.annotate(f"done {m['total']:.1f} s", (m["total"], y), xytext=(4, 0), textcoords="offset points",
                     ha="left", va="center", fontsize=8)
     ax.axvline(0, color="black", linewidth=1)
-    ax.set_yticks(list(rows.values()), ["SeeSay streaming", "sequential baseline"])
-    ax.set_ylim(-0.5, 1.85)
-    longest = max(med[mode]["total"] for mode in MODES)
+    ax.set_yticks(list(rows.values()), [names[mode] for mode in rows])
+    ax.set_ylim(-0.5, len(rows) - 0.15)
+    longest = max(med[mode]["total"] for mode in modes)
     ax.set_xlim(-lead - 0.3, longest * 1.12 + 0.5)
     ax.set_xlabel("seconds from the end of the spoken question (t = 0); the photo arrived at the left edge")
     handles = [plt.Rectangle((0, 0), 1, 1, facecolor=colours["prepare"], hatch="//", edgecolor="white")]

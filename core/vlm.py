@@ -353,15 +353,19 @@ def _fork_cache(cache: Any) -> Any:
 
 
 class _Worker:
-    """One daemon thread that runs the jobs given to it in order."""
+    """One daemon thread, started by the first job, that runs the jobs given to it in order."""
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="seesay-generate", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
 
     def submit(self, job: Callable[[], None]) -> threading.Event:
         """Queues ``job``; the event is set when it has run."""
+        with self._start:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="seesay-generate", daemon=True)
+                self._thread.start()
         done = threading.Event()
         self._jobs.put((job, done))
         return done
@@ -510,7 +514,7 @@ class TransformersLlava:
         return engine
 
     def warm_up(self) -> float:
-        """Answer a blank photo once (compiles the decoding step when compiling); returns seconds."""
+        """Answer a blank photo twice (compiles the decoding step when compiling); returns seconds."""
         from PIL import Image
 
         from .images import Photo
