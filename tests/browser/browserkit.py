@@ -397,7 +397,7 @@ class TabStop:
     name: str  # what it says (aria-label or text)
     tag: str
     in_main: bool
-    top: float  # position in the page, scroll included
+    top: float  # position in the page, scroll included, once the walk is over
     left: float
     indicated: bool  # something visible looks different while it has focus
     changed: tuple = ()  # what looks different: "self", "label", "next", "up1".."up3"
@@ -443,6 +443,22 @@ _UNFOCUSED_LOOKS = """
 """
 
 
+# Where each stop is once the walk is over. The order check uses these: a widget that finishes its
+# layout during the walk (the camera's video starting on a slow machine) would otherwise move the
+# stops after it between two measurements.
+_FINAL_TOPS = """
+() => {
+  const scroller = document.querySelector('[data-testid=stMain]'), out = {};
+  for (const [el, key] of window.__tabKeys || []) {
+    if (!el.isConnected) { continue; }
+    const inMain = !!el.closest('[data-testid=stMain]');
+    out[key] = el.getBoundingClientRect().top + (inMain && scroller && el !== scroller ? scroller.scrollTop : 0);
+  }
+  return out;
+}
+"""
+
+
 def tab_walk(page, limit: int = 150) -> tuple[list[TabStop], bool]:
     """Press Tab from the top of the page until focus leaves the page or comes back round.
 
@@ -480,6 +496,7 @@ def tab_walk(page, limit: int = 150) -> tuple[list[TabStop], bool]:
                               const start = document.getElementById('kit-start'); start && start.remove(); }""")
     page.wait_for_timeout(100)  # transitions of the focus styles
     unfocused = page.evaluate(_UNFOCUSED_LOOKS)
+    tops = page.evaluate(_FINAL_TOPS)
     stops = []
     for s in raw:
         before = unfocused.get(str(s["key"]))  # None: the element is gone, nothing to compare
@@ -488,7 +505,8 @@ def tab_walk(page, limit: int = 150) -> tuple[list[TabStop], bool]:
         changed = () if before is None else tuple(
             part for part, look in s["looks"].items() if look is not None and look != before.get(part))
         stops.append(TabStop(key=s["key"], name=s["name"], tag=s["tag"], in_main=s["inMain"],
-                             top=s["top"], left=s["left"], indicated=bool(changed), changed=changed,
+                             top=tops.get(str(s["key"]), s["top"]), left=s["left"], indicated=bool(changed),
+                             changed=changed,
                              on_screen=s["onScreen"]))
     return stops, ended
 
