@@ -48,7 +48,7 @@ def run_family(name: str, folder: Path) -> None:
     t = time.perf_counter()
     engine = load_vlm(str(folder), device="cuda", quantization="auto", dtype="auto")  # CUDA defaults
     print(f"      {name}: loaded in {time.perf_counter() - t:.2f} s", flush=True)
-    model = engine._model
+    model = engine.model
     devices = {p.device.type for p in model.parameters()}
     check(f"{name}: every weight on the GPU", devices == {"cuda"}, str(sorted(devices)))
     quantized = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]

@@ -103,7 +103,7 @@ def load_setup(*, quick: bool, cache: Path, stt_engine: str, dtype: str | None) 
                          "(random weights)")
     dtype = dtype or ("bfloat16" if cpu_has_native_bf16() else "float32")
     vlm = load_vlm(str(folder), device="cpu", quantization="none", dtype=dtype)
-    model = vlm._model  # the engine keeps it private; the benchmark needs it for its token clock
+    model = vlm.model  # for the token clock
     info["dtype"] = dtype
     info["native_bf16"] = cpu_has_native_bf16()
     info["parameters"] = sum(p.numel() for p in model.parameters())
@@ -134,7 +134,7 @@ def _without_prefix_cache(vlm: Any) -> Any:
     """A second engine over the same weights that encodes the photo with every question."""
     from core.vlm import TransformersLlava
 
-    return TransformersLlava(vlm._model, vlm._processor, model_id=vlm.model_id,
+    return TransformersLlava(vlm.model, vlm.processor, model_id=vlm.model_id,
                              options=dataclasses.replace(vlm.options, prefix_photos=0))
 
 

@@ -530,6 +530,16 @@ class TransformersLlava:
         return seconds
 
     @property
+    def model(self) -> Any:
+        """The transformers model (shared, read-only use: benchmarks, checks)."""
+        return self._model
+
+    @property
+    def processor(self) -> Any:
+        """The transformers processor (tokenizer and image processor)."""
+        return self._processor
+
+    @property
     def compiled(self) -> bool:
         """True once generate() has compiled the decoding step."""
         return hasattr(self._model, "_compiled_call")
