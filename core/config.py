@@ -197,7 +197,8 @@ VARIABLES: tuple[Variable, ...] = (
              lambda raw, var: int(_number(float, 0.1, 200)(raw, var) * 1024 * 1024),
              "Largest photo upload, in megabytes (default 20)."),
     Variable("SEESAY_MAX_IMAGE_PIXELS", "max_image_pixels", _number(int, 1_000_000, 200_000_000),
-             "Largest decoded photo, in pixels; larger ones are refused as decompression bombs (default 50000000)."),
+             "Largest decoded photo, in pixels; larger ones are refused as decompression bombs (default 50000000; "
+             "baseline JPEGs count at the reduced scale they are decoded at)."),
     Variable("SEESAY_IMAGE_MAX_SIDE", "image_max_side", _number(int, 224, 4096),
              "Photos are downscaled so the longer side is at most this many pixels (default 1344)."),
     Variable("SEESAY_MAX_AUDIO_SECONDS", "max_audio_seconds", _number(float, 2, 600),

@@ -102,13 +102,18 @@ def load_photo(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int) -
     try:
         fmt = "JPEG" if img.format == "MPO" else (img.format or "unknown")
         width, height = img.size
-        _check_size(width, height, max_pixels)
         target = _fit(width, height, max_side)
-        if fmt == "JPEG" and target != (width, height):
+        reduced = fmt == "JPEG" and target != (width, height)
+        if reduced:
             # JPEG decodes at 1/2, 1/4 or 1/8 scale in the DCT itself (a proper low-pass): PIL picks
             # the smallest scale still at least the target, and LANCZOS does the rest. A 12 MP
             # photo then takes a third of the time of a full decode and resize.
             img.draft(None, target)
+        # The pixel limit is about what gets decoded. A baseline JPEG decodes at the reduced scale
+        # only (a 108 MP phone photo as 1.7 MP), so it passes up to PIL's own limit (179 MP); a
+        # progressive one holds the whole picture's coefficients while decoding, so its full size counts.
+        decoded = img.size if reduced and not img.info.get("progressive") else (width, height)
+        _check_size(width, height, max_pixels, decoded)
         try:
             img.load()  # a full decode: truncated or corrupt data fails here, not in the model
             orientation = _orientation(img)  # after load(): a PNG may keep its EXIF after the pixels
@@ -162,8 +167,8 @@ def _allowed_formats() -> list[str]:
     return [name for name in FORMATS if name in Image.OPEN]
 
 
-def _check_size(width: int, height: int, max_pixels: int) -> None:
-    if width * height > max_pixels:
+def _check_size(width: int, height: int, max_pixels: int, decoded: tuple[int, int]) -> None:
+    if decoded[0] * decoded[1] > max_pixels:
         raise _too_many_pixels((width, height), max_pixels)
     if min(width, height) < MIN_SIDE:
         raise ImageError(
@@ -178,13 +183,12 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
 
 
 def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int) -> ImageError:
-    limit = f"SeeSay accepts up to {max_pixels / 1e6:g} megapixels."
-    if size is None:
-        said = "The picture is far too large to open."
-    else:
-        megapixels = size[0] * size[1] / 1e6
-        said = f"The picture is too large: {size[0]} by {size[1]} pixels, {megapixels:.0f} megapixels."
-    return ImageError(f"{said} {limit}", "Please choose a smaller photo, or take a new one with the camera.")
+    hint = "Please choose a smaller photo, or take a new one with the camera."
+    if size is None:  # beyond PIL's own limit, whatever the format
+        return ImageError("The picture is far too large to open.", hint)
+    megapixels = size[0] * size[1] / 1e6
+    return ImageError(f"The picture is too large: {size[0]} by {size[1]} pixels, {megapixels:.0f} megapixels. "
+                      f"SeeSay accepts up to {max_pixels / 1e6:g} megapixels.", hint)
 
 
 def _orientation(img: Image.Image) -> int:
