@@ -316,3 +316,5 @@ def test_an_error_is_shown_and_said_once(new_tab, warm_app, tmp_path):
     assert said.count(shown) == 1, said
     assert page.get_by_role("alert").count() == 0
     assert "- alert" not in page.locator("body").aria_snapshot()
+    violations = axe_violations(page)  # the page with an error on it meets the same bar
+    assert not violations, format_violations(violations)

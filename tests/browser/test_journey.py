@@ -21,10 +21,13 @@ from browserkit import (
     ask_typed,
     audio_events,
     audio_state,
+    axe_violations,
+    format_violations,
     go_to,
     live_region_log,
     open_page,
     settle,
+    small_targets,
     unnamed_controls,
     upload_photo,
     wait_for_announcement,
@@ -236,3 +239,8 @@ def test_with_automatic_speech_off_an_answer_is_spoken_only_when_asked(new_tab, 
     page.get_by_role("button", name="Play answer again").click()
     wait_for_playing(page, events)
     assert page.get_by_role("button", name="Speak this answer").count() == 1  # still there, to say it again
+    # The new control meets the same bar as the rest of the page.
+    assert not small_targets(page), small_targets(page)
+    assert not unnamed_controls(page), unnamed_controls(page)
+    violations = axe_violations(page)
+    assert not violations, format_violations(violations)
