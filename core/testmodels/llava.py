@@ -171,6 +171,21 @@ def _chatml_tokenizer(**kwargs):
 
 
 def _write_tiny_llava(out: Path) -> None:
+    image, patch = 32, 8  # 4 x 4 = 16 image tokens ("full": SigLIP has no CLS token)
+    _write_interleave_like(
+        out, _chatml_tokenizer(),
+        vision=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+                    image_size=image, patch_size=patch, vision_use_head=False),
+        text=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=False),
+        image_seq_length=(image // patch) ** 2)
+
+
+def _write_interleave_like(out: Path, tok, *, vision: dict, text: dict, image_seq_length: int,
+                           dtype=None) -> None:
+    """A LLaVA-Interleave look-alike: SigLIP + projector + Qwen2 with the ChatML template, all
+    patches as image tokens ("full"), written to ``out``. ``text`` without a vocabulary size gets
+    the tokenizer's."""
     from transformers import (
         LlavaConfig,
         LlavaForConditionalGeneration,
@@ -180,24 +195,21 @@ def _write_tiny_llava(out: Path) -> None:
         SiglipVisionConfig,
     )
 
-    tok = _chatml_tokenizer()
-    image, patch = 32, 8  # 4 x 4 = 16 image tokens ("full": SigLIP has no CLS token)
-    vision = SiglipVisionConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                num_attention_heads=2, image_size=image, patch_size=patch,
-                                vision_use_head=False)
-    text = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                       eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                       tie_word_embeddings=False)
-    config = LlavaConfig(vision_config=vision, text_config=text,
+    vision_config = SiglipVisionConfig(**vision)
+    text_config = Qwen2Config(**{"vocab_size": len(tok), **text}, eos_token_id=tok.eos_token_id,
+                              pad_token_id=tok.pad_token_id)
+    config = LlavaConfig(vision_config=vision_config, text_config=text_config,
                          image_token_index=tok.convert_tokens_to_ids("<image>"),
-                         image_seq_length=(image // patch) ** 2, projector_hidden_act="gelu",
+                         image_seq_length=image_seq_length, projector_hidden_act="gelu",
                          vision_feature_select_strategy="full", vision_feature_layer=-1,
                          tie_word_embeddings=False)
     model = LlavaForConditionalGeneration(config).eval()
+    if dtype is not None:
+        model = model.to(dtype)
+    size = vision["image_size"]
     processor = LlavaProcessor(
-        image_processor=SiglipImageProcessorPil(size={"height": image, "width": image}),
-        tokenizer=tok, patch_size=patch, vision_feature_select_strategy="full",
+        image_processor=SiglipImageProcessorPil(size={"height": size, "width": size}),
+        tokenizer=tok, patch_size=vision["patch_size"], vision_feature_select_strategy="full",
         num_additional_image_tokens=0, chat_template=CHATML_TEMPLATE, image_token="<image>")
     _finish_llava(model, tok, processor, out)
 
@@ -261,28 +273,9 @@ INTERLEAVE_05B = {
 
 def _write_cpu_default_shaped(out: Path) -> None:
     import torch
-    from transformers import (
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
-        Qwen2Config,
-        SiglipImageProcessorPil,
-        SiglipVisionConfig,
-    )
 
     shape = INTERLEAVE_05B
     tok = _chatml_tokenizer(vocab_size=2000, pad_vocab_to=shape["text"]["vocab_size"])
-    vision = SiglipVisionConfig(**shape["vision"])
-    text = Qwen2Config(**shape["text"], eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    config = LlavaConfig(vision_config=vision, text_config=text,
-                         image_token_index=tok.convert_tokens_to_ids("<image>"),
-                         image_seq_length=shape["image_seq_length"], projector_hidden_act="gelu",
-                         vision_feature_select_strategy="full", vision_feature_layer=-1,
-                         tie_word_embeddings=False)
-    model = LlavaForConditionalGeneration(config).eval().to(torch.bfloat16)  # as the hub ships it
-    size = shape["vision"]["image_size"]
-    processor = LlavaProcessor(
-        image_processor=SiglipImageProcessorPil(size={"height": size, "width": size}),
-        tokenizer=tok, patch_size=shape["vision"]["patch_size"], vision_feature_select_strategy="full",
-        num_additional_image_tokens=0, chat_template=CHATML_TEMPLATE, image_token="<image>")
-    _finish_llava(model, tok, processor, out)
+    _write_interleave_like(out, tok, vision=shape["vision"], text=shape["text"],
+                           image_seq_length=shape["image_seq_length"],
+                           dtype=torch.bfloat16)  # as the hub ships it
