@@ -672,3 +672,25 @@ def test_streamlit_serves_the_app_headless(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.models
+def test_speak_this_answer_explains_when_no_voice_can_and_lets_them_try_again(app_env, monkeypatch):
+    from ui import render
+
+    at = with_photo(ASK)
+    settings_page(at)
+    at.toggle(key="pref-auto_speak").set_value(False).run()
+    at.switch_page(ASK).run()
+    ask_typed(at, "What is this?")
+    synthesize = render._synthesize
+    monkeypatch.setattr(render, "_synthesize", lambda text, language: None)
+    button(at, "Speak this answer").click().run()
+    assert_no_crash(at)
+    said = "No voice could speak this answer just now."
+    assert any(said in c.value for c in at.caption), [c.value for c in at.caption]
+    assert any(said in a for a in announced(at))
+    assert session(at).entries[-1].speech is None and sent(at, "clip") == []
+    monkeypatch.setattr(render, "_synthesize", synthesize)  # the voice is back: the same button speaks it
+    button(at, "Speak this answer").click().run()
+    assert session(at).entries[-1].speech and sent(at, "clip")[-1]["play"]

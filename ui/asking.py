@@ -152,7 +152,7 @@ def answer(question: Union[str, bytes], *, kind: str, max_tokens: Optional[int] 
     s.last_options = options
     history = language_turns(s.prefs.language) + s.turns()
     photo = s.photo
-    answer_id = f"{s.nonce}-a{s.next_id}"
+    answer_id = s.clip_id(s.next_id)  # the entry this answer becomes
 
     if not options.speak:
         browser.new_answer(answer_id)

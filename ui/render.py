@@ -88,9 +88,10 @@ def show_speech(entry: Entry, target=None, *, label: str = "Play the answer") ->
     """
     where = target or st
     if (not entry.speech and not entry.speech_error) or entry.speech_on_request:
-        if where.button("Speak this answer", key=f"speak-{entry.id}"):
-            speak_entry(entry)
-        elif not entry.speech:
+        problem = speak_entry(entry) if where.button("Speak this answer", key=f"speak-{entry.id}") else ""
+        if problem:
+            where.caption(problem)
+        if not entry.speech:
             return
     if entry.speech:
         where.audio(entry.speech, format=entry.speech_mime or "audio/wav",
@@ -99,20 +100,23 @@ def show_speech(entry: Entry, target=None, *, label: str = "Play the answer") ->
         where.caption(entry.speech_error)
 
 
-def speak_entry(entry: Entry) -> None:
-    """Speak an answer, making its speech first if it has none (kept with it, or why there is none)."""
-    s = session()
-    if entry.speech:
-        browser.play(entry.speech, entry.speech_mime, answer=f"{s.nonce}-a{entry.id}", index=0, autoplay=True)
-        return
-    spoken = _synthesize(entry.answer, entry.language)
-    if spoken is None:
-        entry.speech_error = "No voice could speak this answer. The text above is the whole answer."
-        browser.announce(entry.speech_error)
-        return
-    entry.speech, entry.speech_mime, entry.speech_on_request = spoken.audio, spoken.mime, True
-    entry.engines["tts"] = spoken.engine
-    browser.play(spoken.audio, spoken.mime, answer=f"{s.nonce}-a{entry.id}", index=0, autoplay=True)
+def speak_entry(entry: Entry) -> str:
+    """Speak an answer, making its speech first if it has none (then kept with it).
+
+    Returns what to tell the person when no voice could speak it ("" when it is playing); the
+    button stays, so they can try again.
+    """
+    if not entry.speech:
+        spoken = _synthesize(entry.answer, entry.language)
+        if spoken is None:
+            problem = ("No voice could speak this answer just now. The text above is the whole answer. "
+                       "Press Speak this answer to try again.")
+            browser.announce(problem)
+            return problem
+        entry.speech, entry.speech_mime, entry.speech_on_request = spoken.audio, spoken.mime, True
+        entry.engines["tts"] = spoken.engine
+    browser.play(entry.speech, entry.speech_mime, answer=session().clip_id(entry.id), index=0, autoplay=True)
+    return ""
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -152,6 +152,10 @@ class Session:
 
         return [Turn(e.question, e.answer) for e in self.conversation_entries()]
 
+    def clip_id(self, entry_id: int) -> str:
+        """The player's name for the speech of entry ``entry_id`` (unique to this tab)."""
+        return f"{self.nonce}-a{entry_id}"
+
     def add_entry(self, *, kind: str, answer, photo_key: str) -> Entry:
         """Record an answered question (``answer`` is a core.pipeline.Answer)."""
         entry = Entry(
