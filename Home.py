@@ -6,6 +6,7 @@ import os
 
 import streamlit as st
 
+from core.engines import is_private, voice_name
 from core.errors import SeeSayError
 from ui import page, resources
 from ui.render import guard
@@ -44,15 +45,16 @@ with guard():
     if conf is None:
         st.warning("The models cannot be loaded until the setting above is fixed.")
     else:
-        s = session()
+        models = resources.pipeline().models
+        choices = session().prefs.choices()
         steps = [
-            ("Vision-language model (answers questions about the photo)", resources.vlm,
+            ("Vision-language model (answers questions about the photo)", models.vlm,
              "vlm", "SEESAY_LLAVA_MODEL"),
-            ("Speech recognition (understands spoken questions)", resources.stt,
+            ("Speech recognition (understands spoken questions)", models.stt,
              "stt", "SEESAY_WHISPER_MODEL"),
             ("Voice (reads answers aloud)",
-             lambda: resources.tts(s.prefs.voice_engine(conf), s.prefs.is_private(conf)),
-             "tts", "SEESAY_TTS_ENGINE"),
+             lambda: models.voice(voice_name(conf, choices), is_private(conf, choices)),
+             "voice", "SEESAY_TTS_ENGINE"),
         ]
         bar = st.progress(0, text="Loading the models. The first time this can take a few minutes.")
         results = []

@@ -62,7 +62,7 @@ def run_family(name: str, folder: Path) -> None:
     t = time.perf_counter()
     engine.prepare(picture)
     torch.cuda.synchronize()
-    prefix = engine._prefixes.get(picture.key)
+    prefix = engine.kept_prefix(picture.key)
     check(f"{name}: prepare() keeps the photo's prefix on the GPU",
           prefix is not None and prefix.cache.get_seq_length() == len(prefix.ids),
           f"{len(prefix.ids) if prefix else 0} tokens in {time.perf_counter() - t:.3f} s")
@@ -94,7 +94,7 @@ def run_compiled(name: str, folder: Path) -> None:
     print(f"      {name}: loaded and warmed up (compiled) in {time.perf_counter() - t:.1f} s", flush=True)
     check(f"{name}: the decoding step is compiled at load", engine.compiled)
     check(f"{name}: static KV cache, no prefix cache",
-          engine._generation_config.cache_implementation == "static" and engine.options.prefix_photos == 0)
+          engine.generation_config.cache_implementation == "static" and engine.options.prefix_photos == 0)
 
     def speed(vlm, picture, history, question, tokens=64) -> tuple[float, str]:
         torch.cuda.synchronize()

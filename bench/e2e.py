@@ -9,7 +9,7 @@ Timeline of one question, as the person lives it (t = 0 is the end of the spoken
 whole answer with the photo encoded together with the question (no prefix cache), then synthesize
 the whole answer. Its first audio is its whole audio.
 
-**Streaming** (SeeSay): at t = -3 s ``core.pipeline.prepare_photo`` starts on a background thread
+**Streaming** (SeeSay): at t = -3 s ``core.pipeline.prepare`` starts on a background thread
 (the vision tower and the prompt's prefix run while the person speaks); at t = 0
 ``core.pipeline.ask`` gets the recording and yields events; each sentence is spoken while the next
 one is being written. First audio is the first ``AnswerAudio`` event.
@@ -76,6 +76,7 @@ class Setup:
     baseline: Any  # core.pipeline.Engines, same objects, LLaVA without prefix cache
     times: ModelTime
     clock: TokenClock
+    settings: Any  # core.config.Settings the engines were built from
     info: dict = field(default_factory=dict)
     last_answer: Any = None  # core.pipeline.Answer of the last streaming question (for the follow-up)
 
@@ -84,13 +85,10 @@ def load_setup(*, quick: bool, cache: Path, stt_engine: str, dtype: str | None) 
     """Build (once, under ``cache``) and load the models; wrap the engines in timing probes."""
     import torch
 
-    from core.config import cpu_has_native_bf16
-    from core.pipeline import Engines
-    from core.stt import load_stt
+    from core.config import Settings, cpu_has_native_bf16
+    from core.engines import Engines, load_stt, load_vlm, load_voice
     from core.testmodels.llava import build_cpu_default_shaped, build_tiny_llava
     from core.testmodels.whisper import build_tiny_en, tiny_en_ct2_dir
-    from core.tts import load_tts
-    from core.vlm import load_vlm
 
     info: dict[str, Any] = {"rss_start": rss_bytes()}
     t = now()
@@ -102,17 +100,20 @@ def load_setup(*, quick: bool, cache: Path, stt_engine: str, dtype: str | None) 
         info["llava"] = ("llava-interleave-qwen-0.5b shape: SigLIP-384 (729 image tokens) + Qwen 0.5B "
                          "(random weights)")
     dtype = dtype or ("bfloat16" if cpu_has_native_bf16() else "float32")
-    vlm = load_vlm(str(folder), device="cpu", quantization="none", dtype=dtype)
-    model = vlm.model  # for the token clock
-    info["dtype"] = dtype
-    info["native_bf16"] = cpu_has_native_bf16()
-    info["parameters"] = sum(p.numel() for p in model.parameters())
     if stt_engine == "faster-whisper":
         whisper_model = str(tiny_en_ct2_dir())
     else:
         whisper_model = str(build_tiny_en(cache / "whisper-tiny.en.pt"))
-    stt = load_stt(stt_engine, whisper_model, "cpu")
-    tts = load_tts("offline", private=True, timeout=5.0)
+    # The engines are built as SeeSay builds them (core.engines), from settings.
+    settings = Settings(device="cpu", llava_model=str(folder), llava_quantization="none", llava_dtype=dtype,
+                        whisper_model=whisper_model, stt_engine=stt_engine, tts_engine="offline", private=True)
+    vlm = load_vlm(settings)
+    model = vlm.model  # for the token clock
+    info["dtype"] = dtype
+    info["native_bf16"] = cpu_has_native_bf16()
+    info["parameters"] = sum(p.numel() for p in model.parameters())
+    stt = load_stt(settings)
+    tts = load_voice(settings, "offline", True)
     info["stt"] = f"{stt_engine} tiny.en (real weights)"
     info["tts"] = "offline (Piper joe-us medium, espeak-ng fallback)"
     info["load_seconds"] = now() - t
@@ -127,12 +128,12 @@ def load_setup(*, quick: bool, cache: Path, stt_engine: str, dtype: str | None) 
                        stt=TimedSTT(stt, times), tts=TimedTTS(tts, times))
 
     return Setup(streaming=engines(vlm), baseline=engines(_without_prefix_cache(vlm)), times=times,
-                 clock=clock, info=info)
+                 clock=clock, settings=settings, info=info)
 
 
 def _without_prefix_cache(vlm: Any) -> Any:
     """A second engine over the same weights that encodes the photo with every question."""
-    from core.vlm import TransformersLlava
+    from core.vlm.llava import TransformersLlava
 
     return TransformersLlava(vlm.model, vlm.processor, model_id=vlm.model_id,
                              options=dataclasses.replace(vlm.options, prefix_photos=0))
@@ -170,22 +171,23 @@ def run_streaming(s: Setup, photo: Any, recording: bytes, options: Any, memory: 
                   lead: float, history: tuple = (), mode: str = "streaming") -> Run:
     """``lead`` > 0: the photo is new and is prepared while the question is asked; 0: a follow-up
     about a photo that was prepared already."""
-    from core.pipeline import AnswerAudio, AnswerText, Done, Transcribed, ask, prepare_photo
+    from core.pipeline import AnswerAudio, AnswerText, Done, Transcribed, ask, prepare
 
     engines = s.streaming
     s.times.clear()
     failure: list[BaseException] = []
 
-    def prepare() -> None:
+    def read_photo() -> None:
         try:
-            prepare_photo(engines, photo)
+            for _ in prepare(engines, photo):  # nobody else waits for the model here
+                pass
         except BaseException as exc:  # raised below, on the benchmark's thread
             failure.append(exc)
 
     marks: dict[str, float] = {}
     with memory.window() as seen:
         t_photo = now()
-        worker = threading.Thread(target=prepare, name="bench-prepare", daemon=True)
+        worker = threading.Thread(target=read_photo, name="bench-prepare", daemon=True)
         if lead > 0:
             worker.start()
             time.sleep(max(0.0, t_photo + lead - now()))  # the person is still recording the question
@@ -230,14 +232,13 @@ def _run(mode: str, s: Setup, t0: float, transcript: float, first_token: float |
 def benchmark(s: Setup, *, runs: int, warmup: int, lead: float, max_new_tokens: int,
               progress=print) -> dict[str, list[Run]]:
     """``warmup`` + ``runs`` questions in each mode, alternating; returns the measured runs."""
-    from core.pipeline import AskOptions
-
-    from core.vlm import Turn
+    from core.engines import ask_options
+    from core.pipeline import Turn
 
     photo = load_benchmark_photo()
     recording = spoken(QUESTION, RECORDING_SECONDS)
     follow_up = spoken(FOLLOW_UP, RECORDING_SECONDS)
-    options = AskOptions(max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens)
+    options = ask_options(s.settings, max_tokens=max_new_tokens, min_tokens=max_new_tokens)
     memory = PeakMemory()
     results: dict[str, list[Run]] = {mode: [] for mode in MODES + FOLLOW_UP_MODES}
     s.info["load_average_before"] = os.getloadavg()[0]

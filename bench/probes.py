@@ -97,12 +97,13 @@ class TimedVLM:
         finally:
             self.times.add("prepare", start, now())
 
-    def stream(self, photo, history, question, *, max_new_tokens: int, min_new_tokens: int = 0) -> Iterator[str]:
+    def stream(self, photo, history, question, *, max_new_tokens: int, min_new_tokens: int = 0,
+               notes: Sequence[str] = ()) -> Iterator[str]:
         start = now()
         self.clock.start()
         try:
             yield from self.inner.stream(photo, history, question, max_new_tokens=max_new_tokens,
-                                         min_new_tokens=min_new_tokens)
+                                         min_new_tokens=min_new_tokens, notes=notes)
         finally:
             self.times.add("vlm", start, now())
 
@@ -122,10 +123,11 @@ class ScriptedVLM:
     def prepare(self, photo) -> None:
         self.inner.prepare(photo)
 
-    def stream(self, photo, history, question, *, max_new_tokens: int, min_new_tokens: int = 0) -> Iterator[str]:
+    def stream(self, photo, history, question, *, max_new_tokens: int, min_new_tokens: int = 0,
+               notes: Sequence[str] = ()) -> Iterator[str]:
         sent = 0
         for piece in self.inner.stream(photo, history, question, max_new_tokens=max_new_tokens,
-                                       min_new_tokens=min_new_tokens):
+                                       min_new_tokens=min_new_tokens, notes=notes):
             if not piece:
                 continue
             due = math.ceil(len(self.words) * min(self.clock.tokens, max_new_tokens) / max_new_tokens)

@@ -17,35 +17,21 @@ from .errors import SeeSayError
 
 def _ask(args: argparse.Namespace) -> int:
     from .config import load_settings
-    from .images import load_photo
-    from .pipeline import AnswerText, AskOptions, Done, Engines, Queued, Transcribed, ask, prepare_photo
-    from .stt import load_stt
-    from .tts import load_tts
-    from .vlm import load_vlm
+    from .engines import Choices
+    from .pipeline import AnswerText, Done, PhotoTaken, Pipeline, Queued, Transcribed
 
     settings = load_settings()
-    photo = load_photo(Path(args.image).read_bytes(), max_bytes=settings.max_image_bytes,
-                       max_pixels=settings.max_image_pixels, max_side=settings.image_max_side)
+    pipeline = Pipeline(settings)
+    data = Path(args.image).read_bytes()
     question: str | bytes = args.question if args.question is not None else Path(args.audio).read_bytes()
-    device = settings.resolved_device()
-    engines = Engines(
-        vlm=load_vlm(settings.llava(), device=device, quantization=settings.quantization(),
-                     dtype=settings.dtype(), compile=settings.compile()),
-        stt=load_stt(settings.stt_engine, settings.whisper(), device, timeout=settings.network_timeout) if args.audio else None,
-        tts=load_tts(settings.tts_engine, private=settings.private, timeout=settings.network_timeout,
-                     piper_voice=settings.piper_voice),
-    )
-    prepare_photo(engines, photo)
-    options = AskOptions(
-        max_new_tokens=args.max_tokens or settings.max_answer_tokens,
-        min_new_tokens=args.min_tokens,
-        max_audio_seconds=settings.max_audio_seconds,
-        min_audio_seconds=settings.min_audio_seconds,
-        max_question_chars=settings.max_question_chars,
-        log_content=settings.debug,
-    )
+    choices = Choices(private=settings.private)
+    photo = None
+    for event in pipeline.take_photo(data, choices, spoken=args.audio is not None):
+        if isinstance(event, PhotoTaken):
+            photo = event.photo
     answer = None
-    for event in ask(engines, photo, question, (), options):
+    for event in pipeline.ask(photo, question, (), choices,
+                              max_tokens=args.max_tokens or None, min_tokens=args.min_tokens):
         if isinstance(event, Queued):
             print(f"Waiting: {event.ahead} questions ahead.", file=sys.stderr)
         elif isinstance(event, Transcribed) and not args.json:
@@ -65,6 +51,7 @@ def _ask(args: argparse.Namespace) -> int:
             "transcript": answer.transcript.text if answer.transcript else None,
             "language": answer.language,
             "question": answer.question,
+            "question_language": answer.question_language,
             "answer": answer.text,
             "engines": answer.engines,
             "audio": str(out) if out else None,

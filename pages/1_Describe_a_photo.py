@@ -7,7 +7,7 @@ import streamlit as st
 from core.pipeline import DESCRIBE, DESCRIBE_DETAIL
 from ui import asking, page, widgets
 from ui.render import LAST_ANSWER_ID, guard, show_answer, show_photo, show_speech
-from ui.state import session
+from ui.state import Kind, session
 
 conf = page.setup("Describe a photo")
 st.title("Describe a photo", anchor=False)
@@ -29,11 +29,11 @@ if s.photo is None:
 
 photo_slot = st.empty()
 show_photo(s, s.photo.key, photo_slot)
-descriptions = [e for e in s.conversation_entries() if e.kind in ("describe", "detail")]
+descriptions = [e for e in s.conversation_entries() if e.kind.is_description]
 asking_more = bool(st.session_state.get("more-detail"))  # the button below, pressed
 for i, entry in enumerate(descriptions):
     latest = i == len(descriptions) - 1 and not (new_photo or asking_more)
-    st.subheader("Short description" if entry.kind == "describe" else "Detailed description", anchor=False)
+    st.subheader("Short description" if entry.kind == Kind.DESCRIBE else "Detailed description", anchor=False)
     show_answer(entry.answer, entry.language, element_id=LAST_ANSWER_ID if latest else "")
     if latest:
         show_speech(entry)
@@ -46,8 +46,9 @@ st.page_link("pages/2_Ask_by_voice.py", label="Ask a question about this photo")
 with guard(area):
     if new_photo:
         area.subheader("Short description", anchor=False)
-        asking.answer(DESCRIBE, kind="describe", target=area)
+        asking.answer(DESCRIBE, kind=Kind.DESCRIBE, target=area)
         show_photo(s, s.photo.key, photo_slot)  # its alt text is the description now
+        asking.answer_pending(target=area)  # questions asked on the Ask page while the photo was arriving
     elif more:
         area.subheader("Detailed description", anchor=False)
-        asking.answer(DESCRIBE_DETAIL, kind="detail", max_tokens=conf.detail_answer_tokens, target=area)
+        asking.answer(DESCRIBE_DETAIL, kind=Kind.DETAIL, detail=True, target=area)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import asking, browser, page, widgets
 from ui.render import guard, show_photo
-from ui.state import session
+from ui.state import Kind, Pending, session
 
 conf = page.setup("Ask by voice")
 st.title("Ask by voice", anchor=False)
@@ -26,7 +26,8 @@ if s.photo is None:
     if arrived is not None:
         with guard():
             asking.take_photo(arrived)
-            st.success("Photo received. Now ask your question below.")
+            st.success("Photo received. Your question is answered below." if s.pending else
+                       "Photo received. Now ask your question below.")
 if s.photo is not None:
     st.header("Your photo", anchor=False)
     show_photo(s, s.photo.key)
@@ -46,43 +47,44 @@ with st.form("typed-question", border=False):
                   placeholder="For example: what colour is the shirt?")
     typed = st.form_submit_button("Ask")
 
-question = None
+questions: list[Pending] = []  # to answer in this run: those that waited for the photo, then a new one
+if s.photo is not None:
+    questions, s.pending = s.pending, []
 if recording is not None:
     data = recording.getvalue()
     if s.is_new(f"ask-recording-{s.round}", data):
-        question = ("voice", data)
+        questions.append(Pending(data, Kind.VOICE))
 if typed:
-    question = ("typed", st.session_state.get(text_key, ""))
+    questions.append(Pending(st.session_state.get(text_key, ""), Kind.TYPED))
 
 # --- the conversation ---------------------------------------------------------------------------
 st.header("Conversation", anchor=False)
 entries = s.conversation_entries()
-if not entries and question is None:
+if not entries and not questions:
     st.markdown("No questions about this photo yet." if s.photo is not None else
                 "Take or choose a photo first, then ask about it.")
 asked = 0
 for i, entry in enumerate(entries, start=1):
-    if entry.kind in ("describe", "detail"):
-        heading = "Description" if entry.kind == "describe" else "Detailed description"
+    if entry.kind.is_description:
+        heading = "Description" if entry.kind == Kind.DESCRIBE else "Detailed description"
     else:
         asked += 1
         heading = f"Question {asked}"
-    widgets.show_entry(entry, heading=heading, play=(i == len(entries) and question is None))
+    widgets.show_entry(entry, heading=heading, play=(i == len(entries) and not questions))
 
-if question is not None:
-    kind, value = question
-    entry = None
+answered_typed = False
+for question in questions:
     area = st.container()
-    area.subheader(f"Question {asked + 1}", anchor=False)
+    asked += 1
+    area.subheader(f"Question {asked}", anchor=False)
     with guard(area):
-        if kind == "voice":
-            asking.hear_recording(value)
-        entry = asking.answer(value, kind=kind, target=area)
-    if entry is not None and kind == "typed":
-        # An empty box for the next question (after an error the text stays to be corrected).
-        # The page is drawn again from the session: the answer and its speech carry on.
-        s.question_round += 1
-        st.rerun()
+        entry = asking.answer(question.question, kind=question.kind, target=area)
+        answered_typed |= entry is not None and question.kind == Kind.TYPED
+if answered_typed:
+    # An empty box for the next question (after an error the text stays to be corrected).
+    # The page is drawn again from the session: the answer and its speech carry on.
+    s.question_round += 1
+    st.rerun()
 
 # --- the recording, as a picture with a text alternative ----------------------------------------
 if s.recording_view is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.engines import answer_tokens
 from ui import page
 from ui.state import LANGUAGES, LENGTHS, RATES, VOICES, Prefs, session
 
@@ -57,5 +58,5 @@ contrast = st.toggle("High contrast", key=bound("high_contrast"))
 s.set_prefs(auto_speak=auto, rate=rate, private=private, voice=voice, length=length,
             language=language, large_text=large, high_contrast=contrast)
 if conf is not None:
-    limit = s.prefs.max_tokens(conf)
+    limit = answer_tokens(conf, s.prefs.choices())
     st.caption(f"Answers are at most about {limit} tokens long (a token is about three quarters of a word).")

@@ -28,6 +28,28 @@ def test_models(tmp_path_factory):
     return build_all(out)
 
 
+@pytest.fixture
+def engine_loads(monkeypatch):
+    """Counts the engines SeeSay loads from here on: ``("vlm",)``, ``("stt",)``, ``("voice", name, private)``."""
+    import collections
+
+    from core import engines
+
+    loads: collections.Counter = collections.Counter()
+
+    def counted(key, load):
+        def wrapper(settings, *args):
+            loads[key(*args)] += 1
+            return load(settings, *args)
+        return wrapper
+
+    monkeypatch.setattr(engines, "load_vlm", counted(lambda: ("vlm",), engines.load_vlm))
+    monkeypatch.setattr(engines, "load_stt", counted(lambda: ("stt",), engines.load_stt))
+    monkeypatch.setattr(engines, "load_voice", counted(lambda name, private: ("voice", name, private),
+                                                       engines.load_voice))
+    return loads
+
+
 # --- the reliability report ----------------------------------------------------------------
 # Tests marked ``@pytest.mark.case(category, description)`` are bad inputs or faults. Each may call
 # the ``heard`` fixture with the message a user sees and hears. At the end of a run that tried at

@@ -25,9 +25,10 @@ class FakeVLM:
     def prepare(self, photo) -> None:
         self.prepared.append(photo.key)
 
-    def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0):
+    def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0, notes=()):
         self.calls.append({"photo": photo.key, "history": list(history), "question": question,
-                           "max_new_tokens": max_new_tokens, "min_new_tokens": min_new_tokens})
+                           "max_new_tokens": max_new_tokens, "min_new_tokens": min_new_tokens,
+                           "notes": list(notes)})
         self.active += 1
         self.max_active = max(self.max_active, self.active)
         try:

@@ -114,6 +114,22 @@ def app_env(monkeypatch, test_models):
     return test_models
 
 
+@pytest.fixture
+def asked(monkeypatch):
+    """The options of every question the app asks (AskOptions), in order."""
+    from core import pipeline
+
+    seen = []
+
+    def ask_options(*args, **kwargs):
+        seen.append(real(*args, **kwargs))
+        return seen[-1]
+
+    real = pipeline.ask_options
+    monkeypatch.setattr(pipeline, "ask_options", ask_options)
+    return seen
+
+
 def app(page: str | None = None):
     from streamlit.testing.v1 import AppTest
 
@@ -215,15 +231,30 @@ def test_browser_scripts_survive_dompurify():
 
 def test_prefs_map_to_voice_and_token_limits():
     from core.config import Settings
+    from core.engines import answer_tokens, voice_name
     from ui.state import Prefs
 
+    def tokens(prefs, conf):
+        return answer_tokens(conf, prefs.choices())
+
+    def voice(prefs, conf):
+        return voice_name(conf, prefs.choices())
+
     conf = Settings(max_answer_tokens=200, detail_answer_tokens=500, tts_engine="auto")
-    assert [Prefs(length=n).max_tokens(conf) for n in ("short", "normal", "detailed")] == [100, 200, 500]
-    assert Prefs().voice_engine(conf) == "auto"
-    assert Prefs(voice="gtts").voice_engine(conf) == "gtts"
-    assert Prefs(voice="gtts", private=True).voice_engine(conf) == "offline"
-    assert Prefs(voice="gtts").voice_engine(Settings(private=True)) == "offline"
-    assert Prefs(voice="offline").voice_engine(Settings(tts_engine="espeak")) == "espeak"
+    assert [tokens(Prefs(length=n), conf) for n in ("short", "normal", "detailed")] == [100, 200, 500]
+    assert voice(Prefs(), conf) == "auto"
+    assert voice(Prefs(voice="gtts"), conf) == "gtts"
+    assert voice(Prefs(voice="gtts", private=True), conf) == "offline"
+    assert voice(Prefs(voice="gtts"), Settings(private=True)) == "offline"
+    assert voice(Prefs(voice="offline"), Settings(tts_engine="espeak")) == "espeak"
+    assert Prefs(auto_speak=False, language="es").choices().speak is False
+
+
+def test_the_settings_page_offers_the_choices_core_knows():
+    from core import engines
+    from ui.state import LENGTHS, VOICES
+
+    assert tuple(VOICES) == engines.VOICES and tuple(LENGTHS) == engines.LENGTHS
 
 
 def _history_session():
@@ -314,16 +345,16 @@ def test_photo_from_camera_is_described_and_spoken(app_env):
 
 
 @pytest.mark.models
-def test_photo_from_uploader_and_more_detail(app_env):
+def test_photo_from_uploader_and_more_detail(app_env, asked):
     at = with_photo(DESCRIBE)
     assert [e.kind for e in session(at).entries] == ["describe"]
-    assert session(at).last_options.max_new_tokens == NORMAL_TOKENS
+    assert asked[-1].max_new_tokens == NORMAL_TOKENS
     button(at, "More detail").click()
     at.run()
     assert_no_crash(at)
     s = session(at)
     assert [e.kind for e in s.entries] == ["describe", "detail"]
-    assert s.last_options.max_new_tokens == DETAIL_TOKENS
+    assert asked[-1].max_new_tokens == DETAIL_TOKENS
     assert len(s.turns()) == 2  # one conversation about one photo
     assert last_answers(at) == 1  # a stable id, on the newest answer only
     at.run()
@@ -374,12 +405,12 @@ def test_typed_question_and_follow_up_keep_the_conversation(app_env):
 
 
 @pytest.mark.models
-def test_settings_take_effect(app_env, monkeypatch):
-    from ui import render, resources
+def test_settings_take_effect(app_env, monkeypatch, asked, engine_loads):
+    from ui import render
 
     made = []
-    synthesize = render._synthesize
-    monkeypatch.setattr(render, "_synthesize", lambda text, language: made.append(text) or synthesize(text, language))
+    synthesize = render._speech
+    monkeypatch.setattr(render, "_speech", lambda text, language: made.append(text) or synthesize(text, language))
 
     at = with_photo(ASK)
     settings_page(at)
@@ -400,8 +431,8 @@ def test_settings_take_effect(app_env, monkeypatch):
     assert_no_crash(at)
     s = session(at)
     entry = s.entries[-1]
-    assert s.last_options.max_new_tokens == NORMAL_TOKENS // 2  # short answers
-    assert s.last_options.language == "es" and entry.language == "es"
+    assert asked[-1].max_new_tokens == NORMAL_TOKENS // 2  # short answers
+    assert asked[-1].language == "es" and entry.language == "es"
     assert any('lang="es"' in h for h in answers_html(at))
     # Automatic speech off: no speech is made until asked for, and "Play answer again" is told
     # that this answer has none (it must not replay the answer before).
@@ -412,8 +443,7 @@ def test_settings_take_effect(app_env, monkeypatch):
     assert_no_crash(at)
     entry = session(at).entries[-1]
     assert entry.speech and entry.engines.get("tts") in ("espeak", "piper", "piper+espeak")  # private: offline
-    assert resources.LOADS[("tts", "offline", True)] >= 1
-    assert ("tts", "gtts", True) not in resources.LOADS and ("tts", "gtts", False) not in resources.LOADS
+    assert all(key[0] != "voice" or key[1:] == ("offline", True) for key in engine_loads), engine_loads
     clips = sent(at, "clip")
     assert len(clips) == 1 and clips[0]["play"] and clips[0]["answer"] == f"{s.nonce}-a{entry.id}"
     assert any(a.proto.alt.startswith("Play the answer") for a in at.get("audio"))
@@ -485,7 +515,7 @@ def test_waiting_for_the_shared_model_is_said_once(app_env):
     from ui import resources
 
     at = with_photo(ASK)
-    lock = resources.turns()
+    lock = resources.pipeline().models.lock
     ticket = lock.take()  # someone else's question is on the model
     timer = threading.Timer(2.0, lock.release, args=(ticket,))
     timer.start()
@@ -556,11 +586,10 @@ def test_history_replay_delete_and_download(app_env):
 
 
 @pytest.mark.models
-def test_models_load_once_and_are_shared_by_sessions(app_env):
+def test_models_load_once_and_are_shared_by_sessions(app_env, engine_loads):
     from ui import resources
 
     resources.retry("settings")  # start from nothing
-    before = dict(resources.LOADS)
     first = with_photo(ASK)  # straight to a question: the first load is said, not silent
     ask_typed(first, "What is it?")
     assert "Loading the models first. This can take a few minutes." in announced(first)
@@ -570,9 +599,9 @@ def test_models_load_once_and_are_shared_by_sessions(app_env):
     for at in (first, second, third):
         assert_no_crash(at)
     assert not any(a.startswith("Loading") for a in announced(third))
-    for key in ("settings", "vlm", "stt", ("tts", "offline", False)):
-        assert resources.LOADS[key] - before.get(key, 0) == 1, key
-    assert resources.vlm() is resources.vlm()
+    assert engine_loads == {("vlm",): 1, ("stt",): 1, ("voice", "offline", False): 1}
+    assert resources.pipeline() is resources.pipeline()
+    assert resources.pipeline().models.vlm() is resources.pipeline().models.vlm()
     assert len({session(at).nonce for at in (first, second, third)}) == 3  # three sessions, one model
 
 
@@ -683,14 +712,95 @@ def test_speak_this_answer_explains_when_no_voice_can_and_lets_them_try_again(ap
     at.toggle(key="pref-auto_speak").set_value(False).run()
     at.switch_page(ASK).run()
     ask_typed(at, "What is this?")
-    synthesize = render._synthesize
-    monkeypatch.setattr(render, "_synthesize", lambda text, language: None)
+    synthesize = render._speech
+    monkeypatch.setattr(render, "_speech", lambda text, language: None)
     button(at, "Speak this answer").click().run()
     assert_no_crash(at)
     said = "No voice could speak this answer just now."
     assert any(said in c.value for c in at.caption), [c.value for c in at.caption]
     assert any(said in a for a in announced(at))
     assert session(at).entries[-1].speech is None and sent(at, "clip") == []
-    monkeypatch.setattr(render, "_synthesize", synthesize)  # the voice is back: the same button speaks it
+    monkeypatch.setattr(render, "_speech", synthesize)  # the voice is back: the same button speaks it
     button(at, "Speak this answer").click().run()
     assert session(at).entries[-1].speech and sent(at, "clip")[-1]["play"]
+
+
+# --- one way into core: each piece of work done once, said once --------------------------------
+
+
+@pytest.mark.models
+def test_each_recording_is_decoded_once_and_each_question_language_detected_once(app_env, monkeypatch,
+                                                                                 spoken_question):
+    from core import audio, language
+
+    calls = {"decode": 0, "check": 0, "detect": 0}
+
+    def counting(name, function):
+        def counted(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return counted
+
+    monkeypatch.setattr(audio, "decode_audio", counting("decode", audio.decode_audio))
+    monkeypatch.setattr(audio, "check_speech", counting("check", audio.check_speech))
+    monkeypatch.setattr(language, "detect_language", counting("detect", language.detect_language))
+    at = with_photo(ASK)
+    at.audio_input[0].upload("question.wav", spoken_question)
+    at.run()
+    assert_no_crash(at)
+    assert session(at).entries[-1].kind == "voice"
+    assert (calls["decode"], calls["check"], calls["detect"]) == (1, 1, 0)  # Whisper gave the language
+    assert any("speech heard" in m.value for m in at.markdown)  # the page still describes the recording
+    ask_typed(at, "¿Qué hay en la foto?")
+    assert_no_crash(at)
+    assert calls["detect"] == 1 and session(at).entries[-1].question_language == "es"
+    at.run()  # the page drawn again, then the history with its downloads
+    at.switch_page(HISTORY).run()
+    assert_no_crash(at)
+    assert any('lang="es"' in h.value for h in at.get("html") if "You asked:" in h.value)
+    assert (calls["decode"], calls["check"], calls["detect"]) == (1, 1, 1)
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("page", [ASK, DESCRIBE])
+def test_on_a_fresh_start_loading_is_said_once_before_the_work_it_delays(app_env, page):
+    from ui import resources
+    from ui.asking import LOADING
+
+    resources.retry("settings")  # a freshly started server: nothing loaded
+    at = with_photo(page)
+    if page == ASK:
+        ask_typed(at, "What is in the photo?")
+    assert_no_crash(at)
+    assert announced(at) == ["Photo received.", LOADING, "Thinking…", "Answer ready."]
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("kind", ["typed", "voice"])
+def test_a_question_that_comes_before_its_photo_is_answered_when_the_photo_arrives(app_env, kind,
+                                                                                spoken_question):
+    from ui.asking import WAITING_FOR_PHOTO
+
+    at = app(ASK)
+    if kind == "typed":
+        ask_typed(at, "What is in the photo?")
+    else:
+        at.audio_input[0].upload("question.wav", spoken_question)
+        at.run()
+    assert_no_crash(at)
+    assert not at.error and session(at).entries == []
+    assert any(WAITING_FOR_PHOTO in i.value for i in at.info) and WAITING_FOR_PHOTO in announced(at)
+    at.file_uploader[0].upload("photo.png", png(), "image/png")
+    at.run()
+    assert_no_crash(at)
+    s = session(at)
+    assert [e.kind for e in s.entries] == [kind] and not s.pending
+    if kind == "typed":
+        assert s.entries[0].question == "What is in the photo?"
+        assert at.text_input(key=f"ask-text-{s.question_round}").value == ""  # answered: a fresh box
+    else:
+        assert "colo" in s.entries[0].question.lower()
+    says = announced(at)
+    assert says.index(WAITING_FOR_PHOTO) < says.index("Photo received.") < says.index("Answer ready.")
+    at.run()
+    assert len(session(at).entries) == 1  # answered once

@@ -95,7 +95,7 @@ class KeyedVLM:
     def prepare(self, photo) -> None:
         pass
 
-    def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0):
+    def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0, notes=()):
         self.calls.append((photo.key, list(history), question))
         words = self.answer_for(photo.key, question, len(history)).split(" ")
         for i, word in enumerate(words):
@@ -194,7 +194,7 @@ def test_eight_sessions_at_once_each_get_their_own_transcript_answer_and_audio(h
         i = int(question.rsplit(" ", 1)[1].rstrip("?"))
         assert key == photos[i].key and history[0].question == f"{QUESTIONS[i]} (person {i})"
     assert engines.stt.max_active > 1, "the sessions really ran at the same time"
-    assert len(engines.turns) == 0
+    assert len(engines.lock) == 0
     heard("each person hears only their own transcript, answer and audio, follow-ups included")
 
 
@@ -235,7 +235,7 @@ def test_eight_sessions_on_the_tiny_llava_get_what_they_get_alone(tiny_vlm, hear
             assert MarkerTTS.said(events[-1].answer.speech) == "".join(c.text for c in clips) if clips else True
     waited = [i for i in range(PEOPLE) if any(isinstance(e, Queued) for e in together[i][1])]
     assert waited, "some sessions waited for the model: they really asked at the same time"
-    assert len(engines.turns) == 0 and not tiny_vlm._lock.locked()
+    assert len(engines.lock) == 0 and not tiny_vlm.busy
     heard(f"each answer is the one the same question gets alone; {len(waited)} of {PEOPLE} were told to wait")
 
 
@@ -324,7 +324,7 @@ def recorded_ask(real_engines):
 
     A photo, a spoken question and a typed follow-up, the answers spoken by the offline voice.
     """
-    from core.pipeline import prepare_photo
+    from core.pipeline import prepare
 
     root, handler = logging.getLogger(), _Everything()
     level, root.level = root.level, logging.DEBUG
@@ -333,7 +333,7 @@ def recorded_ask(real_engines):
     try:
         with WrittenFiles() as written:
             photo = load_photo(photo_bytes(3), **LIMITS)
-            prepare_photo(real_engines, photo)
+            list(prepare(real_engines, photo))
             first = list(ask(real_engines, photo, media.spoken(SPOKEN), (), OPTIONS))
             turn = Turn(first[-1].answer.question, first[-1].answer.text)
             second = list(ask(real_engines, photo, TYPED, [turn], OPTIONS))
@@ -442,13 +442,13 @@ def app_env(monkeypatch, test_models):
 
 @pytest.fixture
 def scripted_app(app_env, monkeypatch):
-    """The app with a scripted model and voice (patched where the pages get their engines)."""
-    from ui import resources
+    """The app with a scripted model and voice (patched where SeeSay builds its engines)."""
+    from core import engines
 
     vlm, tts = KeyedVLM(delay=0.0), MarkerTTS()
-    monkeypatch.setattr(resources, "vlm", lambda: vlm)
-    monkeypatch.setattr(resources, "stt", FakeSTT)  # loaded by the Home page; no question here is spoken
-    monkeypatch.setattr(resources, "tts", lambda name, private: tts)
+    monkeypatch.setattr(engines, "load_vlm", lambda settings: vlm)
+    monkeypatch.setattr(engines, "load_stt", lambda settings: FakeSTT())  # the Home page loads it; no question here is spoken
+    monkeypatch.setattr(engines, "load_voice", lambda settings, name, private: tts)
     return vlm
 
 
@@ -582,12 +582,12 @@ def _texts(at) -> dict[str, list[str]]:
 @pytest.mark.case("privacy", "the model answers with a Markdown image, a link and a <script>")
 def test_model_output_reaches_the_page_only_as_escaped_text(scripted_app, monkeypatch, heard):
     class EvilVLM(KeyedVLM):
-        def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0):
+        def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0, notes=()):
             yield from (EVIL[:7], EVIL[7:40], EVIL[40:])  # cut inside the link and the tag
 
-    from ui import resources
+    from core import engines
 
-    monkeypatch.setattr(resources, "vlm", lambda: EvilVLM())
+    monkeypatch.setattr(engines, "load_vlm", lambda settings: EvilVLM())
     question = "Read it <b>please</b> ![y](http://example.com/q)"
     at = new_session(DESCRIBE)
     upload_photo(at, photo_bytes(0))  # described: the evil answer is also the photo's alt text
@@ -621,11 +621,9 @@ def test_model_output_reaches_the_page_only_as_escaped_text(scripted_app, monkey
 
 @pytest.mark.models
 @pytest.mark.case("privacy", "private mode, a whole visit: models load, photo, question, spoken answer, history")
-def test_private_mode_opens_no_connection_off_this_machine(app_env, monkeypatch, outside_connections, heard):
-    from ui import resources
-
+def test_private_mode_opens_no_connection_off_this_machine(app_env, monkeypatch, outside_connections, heard,
+                                                           engine_loads):
     monkeypatch.setenv("SEESAY_PRIVATE", "1")
-    loads_before = dict(resources.LOADS)
     import streamlit.testing.v1  # noqa: F401  (the test harness makes its own temporary folder on import)
 
     temp_before = set(os.listdir(tempfile.gettempdir()))
@@ -643,7 +641,7 @@ def test_private_mode_opens_no_connection_off_this_machine(app_env, monkeypatch,
         assert entry.speech, "the answer was spoken"
         assert entry.engines.get("tts") in ("piper", "espeak", "piper+espeak")
     assert any("Play" in a.proto.alt for a in at.get("audio"))  # the history plays them back
-    voices = {key[1:] for key, n in resources.LOADS.items() if isinstance(key, tuple) and n > loads_before.get(key, 0)}
+    voices = {key[1:] for key in engine_loads if key[0] == "voice"}
     assert voices and all(private and name != "gtts" for name, private in voices), voices
     assert outside_connections == [], outside_connections
     assert all(is_loopback(target) for _, target in outside_connections.loopback)

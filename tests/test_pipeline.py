@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from core.errors import GenerationError, NoSpeechError, QuestionError
-from core.pipeline import (AnswerAudio, AnswerText, AskOptions, Done, Engines, Queued, Transcribed, ask,
-                           prepare_photo, split_sentences)
-from core.vlm import Turn
+from core.pipeline import (AnswerAudio, AnswerText, Asked, AskOptions, Done, Engines, Queued, Transcribed, Turn, ask,
+                           prepare, split_sentences)
 from tests.fakes import FakeSTT, FakeTTS, FakeVLM
 
 PHOTO = SimpleNamespace(key="photo-1")
@@ -31,7 +30,8 @@ def test_typed_question_streams_text_then_audio_then_done():
     engines = Engines(vlm=FakeVLM(), tts=FakeTTS())
     events = run(engines, "What colour is the car?")
     kinds = [type(e).__name__ for e in events]
-    assert kinds[0] == "AnswerText" and kinds[-1] == "Done"
+    assert kinds[:2] == ["Asked", "AnswerText"] and kinds[-1] == "Done"
+    assert events[0] == Asked("What colour is the car?", "en")  # the question as understood, its language
     done = events[-1].answer
     assert done.text == FakeVLM().answer
     assert "".join(e.text for e in events if isinstance(e, AnswerText)) == done.text
@@ -127,7 +127,7 @@ def test_model_failure_is_raised_and_frees_the_turn():
     engines = Engines(vlm=FakeVLM(error=GenerationError("The model ran out of memory.", "Ask again.")))
     with pytest.raises(GenerationError):
         run(engines, "What is this?")
-    assert len(engines.turns) == 0
+    assert len(engines.lock) == 0
     engines.vlm.error = None
     assert isinstance(run(engines, "Again?")[-1], Done)
 
@@ -142,7 +142,7 @@ def test_leaving_half_way_frees_the_turn():
     events = ask(engines, PHOTO, "What is this?")
     next(events)
     events.close()
-    assert len(engines.turns) == 0
+    assert len(engines.lock) == 0
 
 
 def test_second_question_waits_its_turn_and_is_told_so():
@@ -167,7 +167,7 @@ def test_second_question_waits_its_turn_and_is_told_so():
 
 def test_prepare_photo_hands_the_photo_to_the_model():
     vlm = FakeVLM()
-    prepare_photo(Engines(vlm=vlm), PHOTO)
+    assert list(prepare(Engines(vlm=vlm), PHOTO)) == []  # nobody else was waiting
     assert vlm.prepared == ["photo-1"]
 
 
@@ -189,3 +189,39 @@ def test_question_and_answer_reach_the_log_only_when_debugging(caplog, debug):
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert ("passport" in logged) is debug
     assert ("red car" in logged) is debug
+
+
+def test_a_chosen_answer_language_is_a_note_after_the_question_not_a_turn():
+    vlm = FakeVLM()
+    history = [Turn("What is this?", "A red car.")]
+    run(Engines(vlm=vlm), "Is it parked?", history, AskOptions(language="fr"))
+    call = vlm.calls[0]
+    assert call["history"] == history and call["question"] == "Is it parked?"
+    assert call["notes"] == ["Answer in French."]
+    run(Engines(vlm=vlm), "Is it parked?", history)
+    assert vlm.calls[1]["notes"] == []
+
+
+def test_a_recording_is_heard_then_transcribed_then_asked():
+    engines = Engines(vlm=FakeVLM(), stt=FakeSTT(text="Is the door open?"))
+    events = run(engines, speech_wav())
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[:3] == ["Heard", "Transcribed", "Asked"]
+    heard = events[0]
+    assert heard.check.has_speech and heard.recording.duration > 0.5
+    assert heard.spectrogram_png().startswith(b"\x89PNG")
+    assert events[2] == Asked("Is the door open?", "en")
+
+
+def test_a_silent_recording_is_still_heard_before_it_is_refused():
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(32000, dtype=np.float32), 16000, format="WAV")
+    seen = []
+    with pytest.raises(NoSpeechError):
+        for event in ask(Engines(vlm=FakeVLM(), stt=FakeSTT()), PHOTO, buf.getvalue()):
+            seen.append(event)
+    assert [type(e).__name__ for e in seen] == ["Heard"] and not seen[0].check.has_speech

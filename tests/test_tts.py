@@ -25,6 +25,7 @@ import pytest
 import soundfile
 
 from core import tts as tts_module
+from core.tts import offline as tts_offline
 from core.errors import ConfigError, ModelUnavailableError, SpeechSynthesisError
 from core.tts import ENGINES, AutoEngine, Speech, concat_speech, find_piper_voice, load_tts, speech_duration
 from tests.fakes import FakeTTS
@@ -117,7 +118,7 @@ def test_espeak_gets_the_text_on_stdin_not_on_the_command_line(monkeypatch):
         seen.append((command, kwargs.get("input"), kwargs.get("timeout")))
         return real_run(command, **kwargs)
 
-    monkeypatch.setattr(tts_module.subprocess, "run", spy)
+    monkeypatch.setattr(tts_offline.subprocess, "run", spy)
     text = "--help me read this; $(rm -rf ~)"
     load_tts("espeak", private=False, timeout=TIMEOUT).synthesize(text, "en")
     (command, stdin, timeout), = seen
@@ -194,7 +195,7 @@ def test_without_espeak_piper_reads_every_language(monkeypatch):
 
 def test_without_any_offline_voice_auto_is_gtts_alone_and_offline_says_why(monkeypatch):
     monkeypatch.setattr(tts_module.shutil, "which", lambda name: None)
-    monkeypatch.setattr(tts_module, "PIPER_VOICE_PACKAGES", ())
+    monkeypatch.setattr(tts_offline, "PIPER_VOICE_PACKAGES", ())
     assert load_tts("auto", private=False, timeout=TIMEOUT).name == "gtts"
     for engine, private in (("offline", False), ("auto", True)):
         with pytest.raises(ModelUnavailableError, match="No offline voice"):

@@ -15,16 +15,16 @@ from hypothesis import strategies as st
 
 from core.errors import ConfigError, GenerationError, ModelUnavailableError
 from core.testmodels.llava import CHATML_TEMPLATE, VICUNA_TEMPLATE
-from core.vlm import (
+from core.vlm import load_vlm
+from core.vlm.llava import VlmOptions
+from core.vlm.prompt import (
     SYSTEM_PROMPT,
     AnswerStream,
     Turn,
-    VlmOptions,
     build_messages,
     clean_answer,
     common_prefix_length,
     detect_system_role,
-    load_vlm,
     strip_control_tokens,
 )
 
@@ -219,7 +219,7 @@ class Recorder:
 
     def __init__(self, engine, monkeypatch):
         self.outputs, self.inputs, self.prefill = [], [], []
-        model = engine._model
+        model = engine.model
         real = model.generate
 
         def generate(**kwargs):
@@ -262,8 +262,8 @@ def answer(engine, picture, history=(), question="What is in the photo?", tokens
 def test_family_class_and_system_role(engines):
     from transformers import LlavaForConditionalGeneration, LlavaNextForConditionalGeneration
 
-    assert type(engines["llava"]._model) is LlavaForConditionalGeneration
-    assert type(engines["next"]._model) is LlavaNextForConditionalGeneration
+    assert type(engines["llava"].model) is LlavaForConditionalGeneration
+    assert type(engines["next"].model) is LlavaNextForConditionalGeneration
     assert engines["llava"].has_system_role is True  # ChatML template
     assert engines["next"].has_system_role is False  # Vicuna template
 
@@ -276,18 +276,18 @@ def test_family_class_and_system_role(engines):
 def test_prompt_holds_the_image_tokens_the_processor_expands_to(engines, name, size, expected):
     engine = engines[name]
     prompt = engine.prompt([Turn("What is this?", "A cup.")], "Is it full? <image>")
-    assert prompt.count(engine._image_token) == 1  # first turn only; the typed one is removed
-    inputs = engine._processor(text=prompt, images=photo(size).image, return_tensors="pt")
+    assert prompt.count(engine.image_token) == 1  # first turn only; the typed one is removed
+    inputs = engine.processor(text=prompt, images=photo(size).image, return_tensors="pt")
     ids = inputs["input_ids"][0].tolist()
-    count = ids.count(engine._image_token_id)
+    count = ids.count(engine.image_token_id)
     assert count > 1 and (expected is None or count == expected)
-    assert engine._encode(prompt, count) == ids  # the engine's own tokenization matches the processor's
+    assert engine.token_ids(prompt, count) == ids  # the engine's own tokenization matches the processor's
 
 
 @pytest.mark.models
 def test_next_image_token_count_depends_on_photo_size(engines):
     engine = engines["next"]
-    counts = {engine._compute_prefix(photo(size)).image_tokens for size in [(64, 64), (48, 160), (160, 48)]}
+    counts = {engine.image_tokens(photo(size)) for size in [(64, 64), (48, 160), (160, 48)]}
     assert len(counts) >= 2
 
 
@@ -308,7 +308,7 @@ def test_min_new_tokens_forces_the_length(engines, record, monkeypatch):
     answer(engine, picture, tokens=1)
     first = rec.outputs[-1][0]
     # make the token the model picks first its end-of-answer token: unforced, it stops at once
-    config = engine._generation_config
+    config = engine.generation_config
     monkeypatch.setattr(config, "eos_token_id", [first])
     list(engine.stream(picture, [], "What is in the photo?", max_new_tokens=30, min_new_tokens=0))
     assert len(rec.outputs[-1]) == 1
@@ -325,7 +325,7 @@ def test_follow_up_prompt_contains_the_first_answer(engines, name, record):
     first = "".join(answer(engine, picture, question="What is this?", tokens=12))
     history = [Turn("What is this?", first)]
     prompt = engine.prompt(history, "Tell me more.")
-    assert first in prompt and prompt.count(engine._image_token) == 1
+    assert first in prompt and prompt.count(engine.image_token) == 1
     second = answer(engine, picture, history, question="Tell me more.", tokens=8)
     assert second
     # the second prompt's tokens begin with the first prompt's, then hold the first answer
@@ -356,9 +356,9 @@ def test_prepare_leaves_only_the_question_to_prefill(engines, name, record):
     rec_cached, rec_plain = record(cached), record(plain)
     picture = photo((70, 40), key=f"prefill-{name}")
     cached.prepare(picture)
-    prefix = cached._prefixes[picture.key]
+    prefix = cached.kept_prefix(picture.key)
     assert rec_cached.prefill == [len(prefix.ids)]  # prepare() encoded the prefix, once
-    assert prefix.image_tokens == prefix.ids.count(cached._image_token_id)
+    assert prefix.image_tokens == prefix.ids.count(cached.image_token_id)
 
     for history in ([], [Turn("What is in the photo?", "Something.")]):
         rec_cached.prefill.clear(), rec_plain.prefill.clear()
@@ -379,16 +379,16 @@ def test_prefix_cache_keeps_the_latest_photos(test_models):
     pictures = [photo(key=f"lru-{i}") for i in range(3)]
     for picture in pictures:
         engine.prepare(picture)
-    assert list(engine._prefixes) == ["lru-1", "lru-2"]
+    assert engine.kept_photos() == ["lru-1", "lru-2"]
     engine.prepare(pictures[1])  # used again: now the most recent
     engine.prepare(pictures[0])
-    assert list(engine._prefixes) == ["lru-1", "lru-0"]
+    assert engine.kept_photos() == ["lru-1", "lru-0"]
 
 
 @pytest.mark.models
 def test_concurrent_streams_all_complete_one_at_a_time(engines, monkeypatch):
     engine = engines["llava"]
-    model, real = engine._model, engine._model.generate
+    model, real = engine.model, engine.model.generate
     active, peak, guard = [0], [0], threading.Lock()
 
     def generate(**kwargs):
@@ -423,20 +423,20 @@ def test_concurrent_streams_all_complete_one_at_a_time(engines, monkeypatch):
 @pytest.mark.models
 def test_generate_thread_exception_reaches_the_reader(engines, monkeypatch):
     engine = engines["llava"]
-    real = engine._model.generate
+    real = engine.model.generate
 
     def broken(**kwargs):
         kwargs["streamer"].on_finalized_text("Partial ")
         raise ValueError("broken model")
 
-    monkeypatch.setattr(engine._model, "generate", broken)
+    monkeypatch.setattr(engine.model, "generate", broken)
     seen = []
     with pytest.raises(ValueError, match="broken model"):
         for piece in engine.stream(photo(), [], "What is this?", max_new_tokens=5):
             seen.append(piece)
     assert seen == ["Partial"]
-    monkeypatch.setattr(engine._model, "generate", real)
-    assert not engine._lock.locked()
+    monkeypatch.setattr(engine.model, "generate", real)
+    assert not engine.busy
     assert answer(engine, photo(), tokens=3)  # the next question works
 
 
@@ -447,18 +447,18 @@ def test_out_of_memory_becomes_a_spoken_error_and_frees_the_cache(engines, monke
 
     engine = engines["llava"]
     engine.prepare(photo(key="oom"))
-    real = engine._model.generate
+    real = engine.model.generate
     exc = torch.cuda.OutOfMemoryError("CUDA out of memory") if error == "cuda" else MemoryError()
 
     def out_of_memory(**kwargs):
         raise exc
 
-    monkeypatch.setattr(engine._model, "generate", out_of_memory)
+    monkeypatch.setattr(engine.model, "generate", out_of_memory)
     with pytest.raises(GenerationError) as caught:
         list(engine.stream(photo(key="oom"), [], "What is this?", max_new_tokens=5))
     assert "out of memory" in str(caught.value) and "ask again" in str(caught.value)
-    assert not engine._prefixes
-    monkeypatch.setattr(engine._model, "generate", real)
+    assert not engine.kept_photos()
+    monkeypatch.setattr(engine.model, "generate", real)
     assert answer(engine, photo(key="oom"), tokens=3)
 
 
@@ -467,9 +467,9 @@ def test_a_dead_generate_thread_cannot_hang_the_reader(test_models, monkeypatch)
     engine = load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="float32",
                       options=VlmOptions(poll_seconds=0.05))
     # a generate() that ends without ever signalling the end of the stream
-    monkeypatch.setattr(engine._model, "generate", lambda **kwargs: None)
+    monkeypatch.setattr(engine.model, "generate", lambda **kwargs: None)
     assert list(engine.stream(photo(), [], "What is this?", max_new_tokens=5)) == []
-    assert not engine._lock.locked()
+    assert not engine.busy
 
 
 @pytest.mark.models
@@ -479,7 +479,7 @@ def test_leaving_early_stops_generation(engines, record):
     pieces = engine.stream(photo(key="early"), [], "What is this?", max_new_tokens=200, min_new_tokens=200)
     assert next(pieces)
     pieces.close()
-    assert not engine._lock.locked()
+    assert not engine.busy
     assert len(rec.outputs[-1]) < 200
 
 
@@ -489,8 +489,8 @@ def test_nf4_on_cpu(test_models):
     import torch
 
     engine = load_vlm(str(test_models.llava), device="cpu", quantization="nf4", dtype="float32")
-    quantized = [m for m in engine._model.modules() if isinstance(m, bnb.nn.Linear4bit)]
-    plain = [name for name, m in engine._model.named_modules()
+    quantized = [m for m in engine.model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    plain = [name for name, m in engine.model.named_modules()
              if isinstance(m, torch.nn.Linear) and not isinstance(m, bnb.nn.Linear4bit)]
     assert len(quantized) > 20 and plain == ["lm_head"]  # transformers keeps the output layer as it is
     assert {m.weight.quant_state.quant_type for m in quantized} == {"nf4"}
@@ -520,10 +520,10 @@ def test_compiled_decoding_needs_cuda(test_models):
 @pytest.mark.models
 def test_compiled_decoding_settings_and_the_bitsandbytes_veto(test_models, monkeypatch):
     """What SEESAY_LLAVA_COMPILE sets up; bench/cuda_check.py runs it compiled on a GPU."""
-    from core.vlm import TransformersLlava
+    from core.vlm.llava import TransformersLlava
 
     plain = load_vlm(str(test_models.llava), device="cpu", quantization="nf4", dtype="float32")
-    model = plain._model
+    model = plain.model
     assert model.hf_quantizer is not None and not model.hf_quantizer.is_compileable  # transformers' veto
     seen = []
 
@@ -532,18 +532,18 @@ def test_compiled_decoding_settings_and_the_bitsandbytes_veto(test_models, monke
         return True
 
     monkeypatch.setattr(type(model), "_valid_auto_compile_criteria", criteria)
-    engine = TransformersLlava(model, plain._processor, options=VlmOptions(compile=True, static_cache_tokens=512))
-    config = engine._generation_config
+    engine = TransformersLlava(model, plain.processor, options=VlmOptions(compile=True, static_cache_tokens=512))
+    config = engine.generation_config
     assert (config.cache_implementation, config.max_cache_len) == ("static", 512)
     assert config.compile_config is not None and config.compile_config.mode == "reduce-overhead"
     assert engine.options.prefix_photos == 0  # the prompt is prefilled whole, into the static cache
-    assert plain._generation_config.cache_implementation is None  # the plain engine is unchanged
+    assert plain.generation_config.cache_implementation is None  # the plain engine is unchanged
 
     quantizer = model.hf_quantizer
     assert model._valid_auto_compile_criteria({}, config) is True
     assert seen == [None] and model.hf_quantizer is quantizer  # asked without the veto, then restored
     engine.prepare(photo(key="compiled"))
-    assert engine._prefixes == {}
+    assert engine.kept_photos() == []
 
 
 @pytest.mark.models
@@ -551,13 +551,13 @@ def test_every_answer_is_generated_on_one_thread(engines, monkeypatch):
     """Compiled CUDA graphs belong to the thread that recorded them: one generation thread per engine."""
     engine = engines["llava"]
     threads = []
-    generate = engine._model.generate
+    generate = engine.model.generate
 
     def spy(*args, **kwargs):
         threads.append(threading.current_thread())
         return generate(*args, **kwargs)
 
-    monkeypatch.setattr(engine._model, "generate", spy)
+    monkeypatch.setattr(engine.model, "generate", spy)
     for question in ("What is this?", "And the colour?", "Anything else?"):
         answer(engine, photo(), question=question, tokens=4)
     assert len(threads) == 3 and len(set(threads)) == 1 and threads[0].name == "seesay-generate"
@@ -568,16 +568,16 @@ def test_every_answer_is_generated_on_one_thread(engines, monkeypatch):
 def test_a_stuck_generation_is_given_up_and_the_next_answer_runs(test_models, monkeypatch):
     engine = load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="float32",
                       options=VlmOptions(stall_seconds=0.5, poll_seconds=0.05))
-    generate = engine._model.generate
+    generate = engine.model.generate
     release = threading.Event()
 
     def stuck(*args, **kwargs):
         release.wait(30)
 
-    monkeypatch.setattr(engine._model, "generate", stuck)
+    monkeypatch.setattr(engine.model, "generate", stuck)
     with pytest.raises(GenerationError, match="stopped answering"):
         answer(engine, photo(), tokens=4)
-    assert not engine._lock.locked()
-    monkeypatch.setattr(engine._model, "generate", generate)
+    assert not engine.busy
+    monkeypatch.setattr(engine.model, "generate", generate)
     assert len(answer(engine, photo(), tokens=4)) >= 1  # a fresh thread: not queued behind the stuck one
     release.set()

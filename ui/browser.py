@@ -25,14 +25,7 @@ import streamlit as st
 
 from .state import Prefs, session
 
-__all__ = ["start", "announce", "announce_later", "play", "stop", "css", "data_url", "script",
-           "LIVE_REGION_ID", "PLAYER_ID", "STOP_ID", "REPLAY_ID", "AUDIO_ID"]
-
-LIVE_REGION_ID = "seesay-status"
-PLAYER_ID = "seesay-player"
-STOP_ID = "seesay-stop"
-REPLAY_ID = "seesay-replay"
-AUDIO_ID = "seesay-audio"
+__all__ = ["start", "announce", "announce_later", "play", "new_answer", "stop", "css", "data_url", "script"]
 
 _BRIDGE = "seesay_bridge"  # key of the hidden container (CSS class st-key-seesay_bridge)
 _RUN_KEY = "_seesay_bridge_run"  # the container of the current run, in st.session_state

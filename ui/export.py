@@ -27,8 +27,6 @@ img { max-width: 100%; height: auto; }
 
 
 def to_html(s: Session, title: str = "SeeSay history") -> str:
-    from core.language import detect_language
-
     out = ['<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f'<title>{html.escape(title)}</title>', f'<style>{_CSS}</style>', '</head>', '<body>',
@@ -44,7 +42,7 @@ def to_html(s: Session, title: str = "SeeSay history") -> str:
             out.append(f'<img src="{src}" alt="{html.escape(s.alt_text(record.key))}">')
         for entry in group:
             out.append(f'<h3>Asked at {html.escape(entry.asked_at.replace("T", " "))}</h3>')
-            out.append(f'<p class="question">You asked: <span{lang_attrs(detect_language(entry.question))}>'
+            out.append(f'<p class="question">You asked: <span{lang_attrs(entry.question_language)}>'
                        f'{plain(entry.question)}</span></p>')
             out.append(f'<p class="answer"{lang_attrs(entry.language)}>{plain(entry.answer)}</p>')
         out.append('</section>')
@@ -59,8 +57,9 @@ def to_json(s: Session) -> str:
             photos[key] = {"description": record.description, "width": record.size[0],
                            "height": record.size[1],
                            "jpeg_base64": base64.b64encode(record.jpeg).decode("ascii")}
-    entries = [{"id": e.id, "conversation": e.conversation, "photo": e.photo_key, "kind": e.kind,
-                "question": e.question, "answer": e.answer, "language": e.language,
+    entries = [{"id": e.id, "conversation": e.conversation, "photo": e.photo_key, "kind": e.kind.value,
+                "question": e.question, "question_language": e.question_language,
+                "answer": e.answer, "language": e.language,
                 "asked_at": e.asked_at, "engines": e.engines} for e in s.entries]
     return json.dumps({"format": "seesay-history", "version": 1, "entries": entries, "photos": photos},
                       ensure_ascii=False, indent=2)

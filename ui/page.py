@@ -6,6 +6,7 @@ from typing import Optional
 
 import streamlit as st
 
+from core.engines import is_private
 from core.errors import ConfigError
 
 from . import browser, resources
@@ -40,7 +41,7 @@ def announce_once(key: str, text: str) -> None:
 def _sidebar(conf: Optional[object]) -> None:
     p = session().prefs
     voice = VOICES[p.voice]
-    if conf is not None and p.is_private(conf):
+    if conf is not None and is_private(conf, p.choices()):
         voice = "Offline voice (private mode)"
     st.sidebar.markdown("**Your settings**")
     language = LANGUAGES[p.language] if p.language else "the language of the question"

@@ -107,7 +107,7 @@ def speak_entry(entry: Entry) -> str:
     button stays, so they can try again.
     """
     if not entry.speech:
-        spoken = _synthesize(entry.answer, entry.language)
+        spoken = _speech(entry.answer, entry.language)
         if spoken is None:
             problem = ("No voice could speak this answer just now. The text above is the whole answer. "
                        "Press Speak this answer to try again.")
@@ -134,32 +134,25 @@ def show_error(error: SeeSayError, target=None) -> None:
 
 
 def speak_message(text: str) -> None:
-    """Say a message with the session's voice, or the offline voice if that fails."""
+    """Say a message in the session's voice (the offline voice if that fails)."""
     s = session()
-    speech = _synthesize(text, "en")
+    speech = _speech(text, "en")
     if speech is not None:
         browser.play(speech.audio, speech.mime, answer=f"message-{s.nonce}-{s.next_id}-{len(s.sent)}",
                      index=0, autoplay=True, kind="message")
 
 
-def _synthesize(text: str, language: str):
-    """``text`` spoken by the session's voice, or by the offline voice if that fails; None if none can."""
+def _speech(text: str, language: str):
+    """``text`` spoken by the pipeline in the session's voice; None when no voice can say it."""
     from . import resources
 
-    s = session()
     try:
-        conf = resources.settings()
+        return resources.pipeline().speak(text, language, session().prefs.choices())
     except SeeSayError:
         return None
-    for name in dict.fromkeys([s.prefs.voice_engine(conf), "offline"]):
-        try:
-            return resources.tts(name, s.prefs.is_private(conf)).synthesize(text, language)
-        except SeeSayError:
-            continue
-        except Exception:  # a voice bug must not hide the text it was reading out
-            log.exception("voice %s failed", name)
-            continue
-    return None
+    except Exception:  # a voice bug must not hide the text it was reading out
+        log.exception("no voice could speak")
+        return None
 
 
 @contextlib.contextmanager

@@ -10,27 +10,29 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import streamlit as st
 
-if TYPE_CHECKING:
-    from core.config import Settings
-    from core.images import Photo
+from core.pipeline import Choices, Turn
 
-__all__ = ["Prefs", "PhotoRecord", "Entry", "Session", "session", "digest",
+if TYPE_CHECKING:
+    from core.pipeline import Answer, Heard
+
+__all__ = ["Prefs", "PhotoRecord", "Kind", "Entry", "Pending", "Session", "session", "digest",
            "RATES", "VOICES", "LENGTHS", "LANGUAGES"]
 
 _KEY = "seesay"
 
 #: speech rates offered (playbackRate of the player)
 RATES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
-#: voice choice -> what it means (the engine name is worked out in voice_engine())
+#: voice choice (core.engines.VOICES) -> label
 VOICES = {"automatic": "Automatic", "gtts": "Google voice (online)", "offline": "Offline voice"}
-#: answer length -> label
+#: answer length (core.engines.LENGTHS) -> label
 LENGTHS = {"short": "Short", "normal": "Normal", "detailed": "Detailed"}
 #: fixed answer languages offered, ISO 639-1 -> English name ("" = follow the question)
 LANGUAGES = {"": "Same as the question", "en": "English", "es": "Spanish", "fr": "French",
@@ -52,25 +54,10 @@ class Prefs:
     large_text: bool = False
     high_contrast: bool = False
 
-    def max_tokens(self, settings: "Settings") -> int:
-        """The answer length limit for this preference, from the operator's settings."""
-        if self.length == "short":
-            return max(1, settings.max_answer_tokens // 2)
-        if self.length == "detailed":
-            return settings.detail_answer_tokens
-        return settings.max_answer_tokens
-
-    def is_private(self, settings: "Settings") -> bool:
-        return self.private or settings.private
-
-    def voice_engine(self, settings: "Settings") -> str:
-        """The core.tts engine name for this session's voice choice."""
-        offline = settings.tts_engine if settings.tts_engine in ("piper", "espeak") else "offline"
-        if self.is_private(settings) or self.voice == "offline":
-            return offline
-        if self.voice == "gtts":
-            return "gtts"
-        return settings.tts_engine
+    def choices(self) -> Choices:
+        """What core needs of these preferences (the rest is the page's and the player's)."""
+        return Choices(voice=self.voice, private=self.private, length=self.length, language=self.language,
+                       speak=self.auto_speak)
 
 
 @dataclass
@@ -83,6 +70,20 @@ class PhotoRecord:
     description: str = ""  # the first description: the photo's alt text
 
 
+class Kind(str, enum.Enum):
+    """How a question came: SeeSay's own description of a new photo, or the person's question."""
+
+    DESCRIBE = "describe"  # the short description of a new photo
+    DETAIL = "detail"  # "More detail"
+    VOICE = "voice"  # a recorded question
+    TYPED = "typed"  # a typed question
+
+    @property
+    def is_description(self) -> bool:
+        """SeeSay's own request, not the person's words (no "You asked:")."""
+        return self in (Kind.DESCRIBE, Kind.DETAIL)
+
+
 @dataclass
 class Entry:
     """One question and its answer."""
@@ -90,11 +91,12 @@ class Entry:
     id: int
     conversation: int  # entries of one conversation are the model's history
     photo_key: str
-    kind: str  # "describe", "detail", "voice" or "typed"
+    kind: Kind
     question: str
     answer: str
     language: str  # language of the answer
     asked_at: str  # ISO time, local to the server
+    question_language: str = "en"  # language of the question (detected once, when it was asked)
     speech: Optional[bytes] = None  # the whole answer as one clip
     speech_mime: str = ""
     engines: dict = field(default_factory=dict)  # stage -> engine that did it
@@ -102,10 +104,18 @@ class Entry:
     speech_on_request: bool = False  # made by "Speak this answer" (automatic speech was off)
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A question that came before its photo had arrived: answered as soon as the photo is there."""
+
+    question: Union[str, bytes]  # typed text, or a recording's bytes
+    kind: Kind
+
+
 @dataclass
 class Session:
     nonce: str = field(default_factory=lambda: uuid.uuid4().hex[:8])  # makes clip ids unique per tab
-    photo: Optional["Photo"] = None  # the current photo (core.images.Photo)
+    photo: Any = None  # the current photo (a core Photo, from PhotoTaken)
     conversation: int = 0  # id of the current conversation
     photos: dict[str, PhotoRecord] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)
@@ -115,7 +125,7 @@ class Session:
     question_round: int = 0  # bumped after a typed question is answered (empties the box)
     seen: dict[str, str] = field(default_factory=dict)  # widget key -> digest of the bytes handled
     recording_view: Optional[tuple] = None  # (spectrogram PNG, text alternative) of the last recording
-    last_options: object = None  # the AskOptions of the last question (for tests and the log)
+    pending: list[Pending] = field(default_factory=list)  # questions waiting for their photo, in order
     sent: list = field(default_factory=list)  # commands sent to the browser (clips without audio)
     said: set = field(default_factory=set)  # keys of the one-time announcements already made
     later: list = field(default_factory=list)  # announcements waiting for the next run
@@ -123,7 +133,7 @@ class Session:
     confirm_delete_all: bool = False
 
     # --- photo and conversation -------------------------------------------------------------
-    def set_photo(self, photo: "Photo") -> PhotoRecord:
+    def set_photo(self, photo: Any) -> PhotoRecord:
         """Make ``photo`` the current one: a new photo starts a new conversation."""
         self.photo = photo
         self.conversation += 1
@@ -139,28 +149,23 @@ class Session:
         self.conversation += 1
         self.round += 1
 
-    @property
-    def record(self) -> Optional[PhotoRecord]:
-        return self.photos.get(self.photo.key) if self.photo is not None else None
-
     def conversation_entries(self) -> list[Entry]:
         return [e for e in self.entries if e.conversation == self.conversation]
 
-    def turns(self) -> list:
-        """The conversation so far, as core.vlm.Turn objects for the model."""
-        from core.vlm import Turn
-
+    def turns(self) -> list[Turn]:
+        """The conversation so far, as the model is told it."""
         return [Turn(e.question, e.answer) for e in self.conversation_entries()]
 
     def clip_id(self, entry_id: int) -> str:
         """The player's name for the speech of entry ``entry_id`` (unique to this tab)."""
         return f"{self.nonce}-a{entry_id}"
 
-    def add_entry(self, *, kind: str, answer, photo_key: str) -> Entry:
-        """Record an answered question (``answer`` is a core.pipeline.Answer)."""
+    def add_entry(self, *, kind: Kind, answer: "Answer", photo_key: str) -> Entry:
+        """Record an answered question."""
         entry = Entry(
-            id=self.next_id, conversation=self.conversation, photo_key=photo_key, kind=kind,
+            id=self.next_id, conversation=self.conversation, photo_key=photo_key, kind=Kind(kind),
             question=answer.question, answer=answer.text, language=answer.language,
+            question_language=answer.question_language or answer.language,
             asked_at=dt.datetime.now().isoformat(timespec="seconds"),
             speech=answer.speech.audio if answer.speech is not None else None,
             speech_mime=answer.speech.mime if answer.speech is not None else "",
@@ -169,9 +174,13 @@ class Session:
         self.next_id += 1
         self.entries.append(entry)
         record = self.photos.get(photo_key)
-        if record is not None and not record.description and kind in ("describe", "detail"):
+        if record is not None and not record.description and entry.kind.is_description:
             record.description = answer.text
         return entry
+
+    def keep_recording_view(self, heard: "Heard") -> None:
+        """Keep a picture of the last recording and its text description, for the page."""
+        self.recording_view = (heard.spectrogram_png(), heard.check.describe())
 
     # --- history ------------------------------------------------------------------------------
     def delete_entry(self, entry_id: int) -> bool:

@@ -44,11 +44,9 @@ def photo_inputs(page: str, heading: str = "Take or choose a photo") -> Optional
 
 def show_entry(entry: Entry, *, heading: str, play: bool = True) -> None:
     """One question and answer: a heading, "You asked: …", the answer, its Play control."""
-    from core.language import detect_language
-
     st.subheader(heading, anchor=False)
-    if entry.kind not in ("describe", "detail"):  # SeeSay's own request, not the person's words
-        show_question(entry.question, detect_language(entry.question))
+    if not entry.kind.is_description:  # SeeSay's own request, not the person's words
+        show_question(entry.question, entry.question_language)
     # The latest answer on the page has a stable id (browser tests and skip links use it).
     show_answer(entry.answer, entry.language, element_id=LAST_ANSWER_ID if play else "")
     if play:

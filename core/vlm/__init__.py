@@ -1,0 +1,70 @@
+"""The vision-language model: a photo, the conversation so far and a question in, answer text out.
+
+* :mod:`core.vlm.prompt`  prompt building and answer cleaning, pure text (no torch);
+* :mod:`core.vlm.llava`   the ``transformers`` engine: LLaVA, LLaVA-NeXT and LLaVA-Interleave in this
+  process, in 4-bit NF4 on CUDA, with the photo's prefix cache and streaming.
+
+Engines are chosen by name with :func:`load_vlm`. Importing this package imports neither torch nor
+transformers: the engine modules do, when a model is loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from ..errors import ConfigError
+from .prompt import SYSTEM_PROMPT, Turn
+
+if TYPE_CHECKING:
+    from ..images import Photo
+    from .llava import VlmOptions
+
+__all__ = ["ENGINES", "QUANTIZATIONS", "DTYPES", "COMPILE", "SYSTEM_PROMPT", "Turn", "VisionLanguageModel",
+           "load_vlm"]
+
+#: answering engines, by name
+ENGINES = ("transformers",)
+#: SEESAY_LLAVA_QUANTIZATION: auto (the device's default), 4-bit NF4 through bitsandbytes, or plain weights
+QUANTIZATIONS = ("auto", "nf4", "none")
+#: SEESAY_LLAVA_DTYPE: the compute dtype
+DTYPES = ("auto", "float16", "bfloat16", "float32")
+#: SEESAY_LLAVA_COMPILE: a static KV cache and torch.compile for the decoding step (CUDA)
+COMPILE = ("auto", "on", "off")
+
+
+class VisionLanguageModel(Protocol):
+    name: str
+
+    def prepare(self, photo: Photo) -> None:
+        """May encode the photo ahead of the question (the answer then starts sooner)."""
+
+    def stream(self, photo: Photo, history: Sequence[Turn], question: str, *, max_new_tokens: int,
+               min_new_tokens: int = 0, notes: Sequence[str] = ()) -> Iterator[str]:
+        """Yields the answer's text piece by piece as it is generated.
+
+        ``notes`` are lines for the model after the question (see :mod:`core.vlm.prompt`).
+        """
+
+
+def load_vlm(model: str, *, device: str, quantization: str, dtype: str, engine: str = "transformers",
+             compile: bool = False, options: VlmOptions | None = None) -> VisionLanguageModel:
+    """Load the vision-language model ``model`` (hub id or local folder) with the engine ``engine``.
+
+    ``device``: auto, cuda or cpu; ``quantization``: one of :data:`QUANTIZATIONS`; ``dtype``: one of
+    :data:`DTYPES`; ``compile``: compile the decoding step (CUDA only; the first answer is generated at
+    load time so that the compilation is done before anyone asks). Raises ConfigError for a setting
+    SeeSay does not know, ModelUnavailableError when the model cannot be loaded.
+    """
+    if engine not in ENGINES:
+        raise ConfigError(f"SeeSay does not know the answering engine {engine!r}.",
+                          f"Use one of: {', '.join(ENGINES)}.")
+    from .llava import TransformersLlava, VlmOptions
+
+    options = options or VlmOptions()
+    if compile:
+        import dataclasses
+
+        options = dataclasses.replace(options, compile=True)
+    return TransformersLlava.load(model, device=device, quantization=quantization, dtype=dtype,
+                                  options=options)

@@ -1,0 +1,451 @@
+"""The ``transformers`` engine: LLaVA, LLaVA-NeXT and LLaVA-Interleave in this process.
+
+It runs the LLaVA families with their own processors and chat templates:
+``LlavaForConditionalGeneration`` (LLaVA 1.5, LLaVA-Interleave) and ``LlavaNextForConditionalGeneration``
+(LLaVA-NeXT), chosen from the model's config (:mod:`core.vlm.loading`). On CUDA it loads in 4-bit NF4
+through bitsandbytes; on CPU in bfloat16 or float32 (NF4 works on CPU too).
+
+Speed comes from the prefix cache. Everything in the prompt before the first question (instructions and
+the photo's image tokens) is the same for every question about a photo, so :meth:`prepare` runs the
+vision tower and the language model over it once and keeps the keys and values; each question about that
+photo, the first and every follow-up, then only feeds its own new tokens. The prefix is checked to be a
+true token-level prefix of the full prompt; where it is not, the engine falls back to the plain path.
+
+One model object is shared by every session: a lock inside the engine lets one generation run at a time,
+and every generation runs on one thread of the engine's own.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import GenerationError
+from .loading import is_out_of_memory, load_llava, release_memory
+from .prompt import (SYSTEM_PROMPT, AnswerStream, Turn, build_messages, common_prefix_length, detect_system_role,
+                     strip_control_tokens)
+
+if TYPE_CHECKING:
+    from ..images import Photo
+
+__all__ = ["Prefix", "TransformersLlava", "VlmOptions"]
+
+log = logging.getLogger(__name__)
+
+OUT_OF_MEMORY = ("The model ran out of memory while answering.",
+                 "Please ask again, perhaps for a shorter answer.")
+
+
+@dataclass(frozen=True)
+class VlmOptions:
+    """How the transformers engine answers."""
+
+    system_prompt: str = SYSTEM_PROMPT  # instructions for every conversation
+    prefix_photos: int = 4  # photos whose prefix cache is kept (least recently used dropped); 0 = no cache
+    repetition_penalty: float = 1.1  # > 1 discourages the loops small models fall into
+    poll_seconds: float = 0.5  # how often a waiting reader checks that generation is still alive
+    stall_seconds: float = 600.0  # no new text for this long: generation is given up as stuck
+    # Compiled decoding (CUDA): a static KV cache of this many tokens (it grows, with one recompilation,
+    # for a longer conversation) and torch.compile of the decoding step; the photo's prefix cache is not
+    # used then (on a GPU the whole prompt prefills in under 0.1 s).
+    compile: bool = False
+    static_cache_tokens: int = 2048
+
+
+def _fork_cache(cache: Any) -> Any:
+    """A cache that starts with ``cache``'s tokens and grows on its own, leaving ``cache`` as it is.
+
+    generate() extends the cache it is given. A plain DynamicLayer grows by concatenating into new
+    tensors and never writes into the ones it holds, so layer objects of its own sharing the prefix's
+    tensors are enough (a deep copy costs ~0.1-0.4 s per question for the CPU default's 1000-token
+    prefix). Any other kind of layer gets a deep copy.
+    """
+    try:
+        from transformers.cache_utils import DynamicLayer
+    except ImportError:
+        return copy.deepcopy(cache)
+    if not all(type(layer) is DynamicLayer for layer in getattr(cache, "layers", [None])):
+        return copy.deepcopy(cache)
+    fork = copy.copy(cache)
+    fork.layers = [copy.copy(layer) for layer in cache.layers]
+    return fork
+
+
+class _Worker:
+    """One daemon thread, started by the first job, that runs the jobs given to it in order."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> threading.Event:
+        """Queues ``job``; the event is set when it has run."""
+        with self._start:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="seesay-generate", daemon=True)
+                self._thread.start()
+        done = threading.Event()
+        self._jobs.put((job, done))
+        return done
+
+    def _run(self) -> None:
+        while True:
+            job, done = self._jobs.get()
+            try:
+                job()
+            finally:
+                done.set()
+
+
+@dataclass
+class Prefix:
+    """A photo's kept prompt prefix."""
+
+    ids: list[int]  # the prompt's first tokens, image tokens expanded: the part held in ``cache``
+    cache: Any  # DynamicCache with the keys and values of ``ids``
+    image_tokens: int  # how many image placeholder tokens this photo expands to
+
+
+class TransformersLlava:
+    """LLaVA, LLaVA-NeXT and LLaVA-Interleave through transformers. Build it with :meth:`load`."""
+
+    name = "transformers"
+
+    def __init__(self, model: Any, processor: Any, *, model_id: str = "", options: VlmOptions = VlmOptions()):
+        import torch
+
+        self.model_id = model_id
+        if options.compile:
+            options = dataclasses.replace(options, prefix_photos=0)
+        self.options = options
+        self.family = model.config.model_type
+        self._model = model
+        self._processor = processor
+        self._tokenizer = processor.tokenizer
+        self.image_token = processor.image_token  # the placeholder the processor expands into image tokens
+        self.image_token_id = model.config.image_token_id
+        self._lock = threading.Lock()  # one generation at a time on the shared model
+        # Every generation runs on this one thread: compiled CUDA graphs belong to the thread that
+        # recorded them, so a new thread per answer would record them again.
+        self._worker = _Worker()
+        self._prefixes: OrderedDict[str, Prefix] = OrderedDict()
+        self._device = model.device
+        # the vision tower's dtype (quantized weights are integers: skip them)
+        self._pixel_dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()),
+                                 torch.float32)
+        # transformers renamed ``past_key_values`` to ``cache``; use whichever this version knows
+        import inspect
+
+        params = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        self._control_tokens = sorted(set(self._tokenizer.all_special_tokens) | {self.image_token})
+        self.has_system_role = detect_system_role(self._render)
+        self._generation_config = self._greedy_config(model.generation_config)
+        if options.compile:
+            self._compile_decoding()
+
+    @classmethod
+    def load(cls, model: str, *, device: str = "auto", quantization: str = "auto", dtype: str = "auto",
+             options: VlmOptions = VlmOptions()) -> TransformersLlava:
+        """Load ``model`` (see :func:`core.vlm.loading.load_llava`); compiled engines warm up here."""
+        vlm, processor, model_id = load_llava(model, device=device, quantization=quantization, dtype=dtype,
+                                              compile=options.compile)
+        engine = cls(vlm, processor, model_id=model_id, options=options)
+        if options.compile:
+            engine.warm_up()
+        return engine
+
+    def warm_up(self) -> float:
+        """Answer a blank photo twice (compiles the decoding step when compiling); returns seconds."""
+        from PIL import Image
+
+        from ..images import Photo
+
+        image = Image.new("RGB", (336, 336), (128, 128, 128))
+        t0 = time.perf_counter()
+        for _ in range(2):  # the second run settles the CUDA graphs recorded in the first
+            for _ in self.stream(Photo(image=image, original_size=image.size, format="PNG", key="seesay-warm-up"),
+                                 [], "What is in the photo?", max_new_tokens=8, min_new_tokens=8):
+                pass
+        seconds = time.perf_counter() - t0
+        log.info("warmed up in %.1fs", seconds)
+        return seconds
+
+    @property
+    def model(self) -> Any:
+        """The transformers model (shared, read-only use: benchmarks, checks)."""
+        return self._model
+
+    @property
+    def processor(self) -> Any:
+        """The transformers processor (tokenizer and image processor)."""
+        return self._processor
+
+    @property
+    def compiled(self) -> bool:
+        """True once generate() has compiled the decoding step."""
+        return hasattr(self._model, "_compiled_call")
+
+    @property
+    def generation_config(self) -> Any:
+        """The greedy generation settings every answer starts from."""
+        return self._generation_config
+
+    @property
+    def busy(self) -> bool:
+        """True while an answer is being generated or a photo prepared."""
+        return self._lock.locked()
+
+    def kept_photos(self) -> list[str]:
+        """Keys of the photos whose prefix is kept, least recently used first."""
+        return list(self._prefixes)
+
+    def kept_prefix(self, key: str) -> Prefix | None:
+        """The kept prefix of the photo ``key``, if any (read-only use: checks and benchmarks)."""
+        return self._prefixes.get(key)
+
+    def image_tokens(self, photo: Photo) -> int:
+        """How many image tokens the processor expands ``photo`` to (LLaVA-NeXT: depends on its size)."""
+        encoded = self._processor(text=self.image_token, images=photo.image, return_tensors="pt")
+        return encoded["input_ids"][0].tolist().count(self.image_token_id)
+
+    # -- the protocol ---------------------------------------------------------------------------
+
+    def prepare(self, photo: Photo) -> None:
+        """Encode the photo and its prompt prefix now, so the answer starts sooner."""
+        with self._lock:
+            self._guarded(lambda: self._prefix(photo))
+
+    def stream(self, photo: Photo, history: Sequence[Turn], question: str, *, max_new_tokens: int,
+               min_new_tokens: int = 0, notes: Sequence[str] = ()) -> Iterator[str]:
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, not {max_new_tokens}")
+        prompt = self.prompt(history, question, notes)
+        with self._lock:
+            inputs = self._guarded(lambda: self._inputs(photo, prompt))
+            yield from self._generate(inputs, max_new_tokens, min(min_new_tokens, max_new_tokens))
+
+    # -- prompts --------------------------------------------------------------------------------
+
+    def prompt(self, history: Sequence[Turn], question: str, notes: Sequence[str] = ()) -> str:
+        """The prompt text for ``question`` (image placeholder not yet expanded)."""
+        def clean(text: str) -> str:
+            return " ".join(strip_control_tokens(text, self._control_tokens).split())
+
+        turns = [Turn(clean(turn.question), clean(turn.answer)) for turn in history]
+        messages = build_messages(turns, clean(question), system_prompt=self.options.system_prompt,
+                                  has_system_role=self.has_system_role, notes=[clean(n) for n in notes])
+        return self._render(messages)
+
+    def _render(self, messages: list[dict]) -> str:
+        return self._processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def token_ids(self, prompt: str, image_tokens: int) -> list[int]:
+        """Token ids of ``prompt`` with its image placeholder expanded, as the processor expands it."""
+        expanded = prompt.replace(self.image_token, self.image_token * image_tokens)
+        return list(self._tokenizer(expanded)["input_ids"])
+
+    # -- prefix cache -------------------------------------------------------------------------
+
+    def _prefix(self, photo: Photo) -> Prefix | None:
+        """The photo's prefix cache, computed now if it is not kept already. None: not usable."""
+        if self.options.prefix_photos <= 0:
+            return None
+        prefix = self._prefixes.get(photo.key)
+        if prefix is not None:
+            self._prefixes.move_to_end(photo.key)
+            return prefix
+        prefix = self._compute_prefix(photo)
+        if prefix is not None:
+            self._prefixes[photo.key] = prefix
+            while len(self._prefixes) > self.options.prefix_photos:
+                self._prefixes.popitem(last=False)
+        return prefix
+
+    def _compute_prefix(self, photo: Photo) -> Prefix | None:
+        import torch
+
+        # The prompt up to where the first question starts, found with sentinel questions that begin
+        # differently (letter, digit, punctuation), so that a question cannot merge with the last
+        # prefix token whatever its first character is.
+        sentinels = ("Seesay", "7 seesay", "¿Seesay")
+        prompts = [self.prompt([], s) for s in sentinels]
+        if prompts[0].count(sentinels[0]) != 1:
+            return None
+        head = prompts[0][:prompts[0].index(sentinels[0])]
+        encoded = self._processor(text=head, images=photo.image, return_tensors="pt")
+        head_ids = encoded["input_ids"][0].tolist()
+        image_tokens = head_ids.count(self.image_token_id)
+        if image_tokens == 0 or self.token_ids(head, image_tokens) != head_ids:
+            log.warning("prefix cache off for this photo: "
+                        "the processor does not expand the image as expected")
+            return None
+        length = common_prefix_length([head_ids] + [self.token_ids(p, image_tokens) for p in prompts])
+        if length <= max(i for i, t in enumerate(head_ids) if t == self.image_token_id):
+            log.warning("prefix cache off for this photo: the image tokens are not a clean prefix")
+            return None
+        ids = head_ids[:length]
+
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self._model.config)
+        images = {k: encoded[k].to(self._device) for k in ("pixel_values", "image_sizes") if k in encoded}
+        images["pixel_values"] = images["pixel_values"].to(self._pixel_dtype)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            self._model(input_ids=torch.tensor([ids], device=self._device),
+                        attention_mask=torch.ones(1, length, dtype=torch.long, device=self._device),
+                        use_cache=True, logits_to_keep=1, **{self._cache_arg: cache}, **images)
+        log.info("photo prefix of %d tokens (%d image tokens) encoded in %.2fs", length, image_tokens,
+                 time.perf_counter() - t0)
+        return Prefix(ids, cache, image_tokens)
+
+    def _inputs(self, photo: Photo, prompt: str) -> dict:
+        """generate() arguments for ``prompt``: from the photo's prefix cache when it fits, else plain."""
+        import torch
+
+        prefix = self._prefix(photo)
+        if prefix is not None:
+            ids = self.token_ids(prompt, prefix.image_tokens)
+            if ids[:len(prefix.ids)] == prefix.ids and len(ids) > len(prefix.ids):
+                return {
+                    "input_ids": torch.tensor([ids], device=self._device),
+                    "attention_mask": torch.ones(1, len(ids), dtype=torch.long, device=self._device),
+                    self._cache_arg: _fork_cache(prefix.cache),
+                }
+            log.info("prompt does not start with the photo's cached prefix; encoding it whole")
+        inputs = self._processor(text=prompt, images=photo.image, return_tensors="pt")
+        inputs = {k: v.to(self._device) for k, v in inputs.items()}
+        inputs["pixel_values"] = inputs["pixel_values"].to(self._pixel_dtype)
+        return inputs
+
+    # -- generation -----------------------------------------------------------------------------
+
+    def _greedy_config(self, base: Any) -> Any:
+        config = copy.deepcopy(base)
+        config.do_sample = False
+        config.num_beams = 1
+        config.repetition_penalty = self.options.repetition_penalty
+        # sampling settings a checkpoint ships would only trigger warnings under greedy decoding
+        config.temperature = config.top_p = config.top_k = None
+        return config
+
+    def _compile_decoding(self) -> None:
+        """Static KV cache + torch.compile for the decoding step (transformers compiles it in generate()).
+
+        transformers refuses to compile models that bitsandbytes quantized on load (its quantizer says
+        "not compileable"), yet bitsandbytes' 4-bit layers compile: on an H100, LLaVA-1.5-7B in NF4 decodes
+        123 tokens/s compiled against 31 plain (docs/bench/gpu.md). The check is asked without the quantizer.
+        """
+        from transformers import CompileConfig
+
+        config = self._generation_config
+        config.cache_implementation = "static"
+        config.max_cache_len = self.options.static_cache_tokens
+        config.compile_config = CompileConfig(fullgraph=False, mode="reduce-overhead")
+        model = self._model
+        quantizer = getattr(model, "hf_quantizer", None)
+        if quantizer is None or quantizer.is_compileable:
+            return
+        criteria = type(model)._valid_auto_compile_criteria
+
+        def without_quantizer_veto(model_kwargs: dict, generation_config: Any) -> bool:
+            model.hf_quantizer = None  # generation holds the engine's lock: nothing else reads it now
+            try:
+                return criteria(model, model_kwargs, generation_config)
+            finally:
+                model.hf_quantizer = quantizer
+
+        model._valid_auto_compile_criteria = without_quantizer_veto
+
+    def _guarded(self, work: Callable[[], Any]) -> Any:
+        """Runs ``work``; running out of memory becomes a GenerationError and frees what it can."""
+        try:
+            return work()
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                raise self._out_of_memory(exc) from exc
+            raise
+
+    def _out_of_memory(self, exc: BaseException) -> GenerationError:
+        log.error("out of memory while answering: %s", exc)
+        self._prefixes.clear()  # the cached prefixes are the memory we can give back
+        release_memory()
+        return GenerationError(*OUT_OF_MEMORY)
+
+    def _generate(self, inputs: dict, max_new_tokens: int, min_new_tokens: int) -> Iterator[str]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        stop = threading.Event()
+
+        class _StopWhenAsked(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool,
+                                  device=input_ids.device)
+
+        # The timeout makes the reader wake up now and then to check that the worker is still alive.
+        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True,
+                                        timeout=self.options.poll_seconds)
+        failure: list[BaseException] = []
+        config = copy.deepcopy(self._generation_config)
+        config.max_new_tokens, config.min_new_tokens = max_new_tokens, min_new_tokens
+        kwargs = dict(inputs, streamer=streamer, generation_config=config,
+                      stopping_criteria=StoppingCriteriaList([_StopWhenAsked()]))
+
+        def work() -> None:
+            try:
+                with torch.inference_mode():
+                    self._model.generate(**kwargs)
+            except BaseException as exc:  # handed to the reader, which raises it
+                failure.append(exc)
+                try:
+                    streamer.end()
+                except Exception:
+                    pass  # the reader notices the thread has ended
+
+        answer = AnswerStream()
+        stalled = False
+        t0 = last = time.perf_counter()
+        done = self._worker.submit(work)
+        try:
+            while True:
+                try:
+                    piece = next(streamer)
+                except StopIteration:
+                    break
+                except queue.Empty:
+                    if done.is_set():
+                        break
+                    if time.perf_counter() - last > self.options.stall_seconds:
+                        stalled = True
+                        raise GenerationError("The model stopped answering.", "Please ask again.")
+                    continue
+                last = time.perf_counter()
+                text = answer.feed(piece)
+                if answer.stopped:
+                    stop.set()
+                if text:
+                    yield text
+            done.wait()
+            if failure:
+                if is_out_of_memory(failure[0]):
+                    raise self._out_of_memory(failure[0]) from failure[0]
+                raise failure[0]
+            rest = answer.finish()
+            if rest:
+                yield rest
+            log.info("answer of %d characters in %.2fs", len(answer.sent), time.perf_counter() - t0)
+        finally:
+            stop.set()  # also when the reader leaves early: the model stops at the next token
+            if not done.wait(timeout=5 if stalled else None):
+                self._worker = _Worker()  # the stuck one is abandoned; the next answer starts afresh

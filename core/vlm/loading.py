@@ -1,0 +1,166 @@
+"""Loading a LLaVA checkpoint with transformers: the device, 4-bit NF4, the dtype, and what can go wrong.
+
+A missing folder, a hub that cannot be reached, damaged weights, a model of another kind, too little
+memory: each becomes a :class:`~core.errors.ModelUnavailableError` whose message can be read aloud and
+whose hint names the setting to change. The details go to the log.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, ModelUnavailableError
+
+__all__ = ["FAMILIES", "load_llava", "is_out_of_memory", "release_memory"]
+
+log = logging.getLogger(__name__)
+
+# model_type in the model's config -> transformers class that runs it
+FAMILIES = {"llava": "LlavaForConditionalGeneration", "llava_next": "LlavaNextForConditionalGeneration"}
+
+MODEL_HINT = ("Point SEESAY_LLAVA_MODEL at a downloaded model folder, "
+              "or connect to the internet for the first start.")
+
+
+def load_llava(model: str, *, device: str, quantization: str, dtype: str,
+               compile: bool = False) -> tuple[Any, Any, str]:
+    """(transformers model, processor, device used) for ``model``, a hub id or a local folder.
+
+    ``device``: auto, cuda or cpu; ``quantization`` and ``dtype``: as :data:`core.vlm.QUANTIZATIONS`
+    and :data:`core.vlm.DTYPES`. Raises ConfigError or ModelUnavailableError.
+    """
+    import torch
+
+    from . import DTYPES, QUANTIZATIONS
+    from ..config import DEVICES, cpu_has_native_bf16
+
+    device = _check_choice(device, DEVICES, "SEESAY_DEVICE")
+    quantization = _check_choice(quantization, QUANTIZATIONS, "SEESAY_LLAVA_QUANTIZATION")
+    dtype = _check_choice(dtype, DTYPES, "SEESAY_LLAVA_DTYPE")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("SEESAY_DEVICE is cuda, but SeeSay finds no GPU it can use on this computer.",
+                          "Set SEESAY_DEVICE to cpu or auto.")
+    if compile and device != "cuda":
+        raise ConfigError("SEESAY_LLAVA_COMPILE is on, but compiled decoding needs a CUDA GPU.",
+                          "Set SEESAY_LLAVA_COMPILE to auto or off.")
+    if quantization == "auto":
+        quantization = "nf4" if device == "cuda" else "none"
+    if dtype == "auto":
+        dtype = "float16" if device == "cuda" else ("bfloat16" if cpu_has_native_bf16() else "float32")
+    torch_dtype = getattr(torch, dtype)
+
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise _unavailable(model, None,
+                               "The answering model's folder is incomplete: it has no settings file.",
+                               "Download the model again, or point SEESAY_LLAVA_MODEL at a complete "
+                               "model folder.")
+        model = str(path)
+    elif _looks_like_path(model):
+        raise _unavailable(model, None, "The answering model's folder is not on this computer.")
+
+    import transformers
+
+    errors = _loading_errors()
+    try:
+        config = transformers.AutoConfig.from_pretrained(model)
+    except errors as exc:
+        raise _unavailable(model, exc, "The answering model could not be found on this computer "
+                                       "or downloaded.") from exc
+    family = config.model_type
+    if family not in FAMILIES:
+        raise _unavailable(model, None,
+                           f"The answering model is a {family} model, which SeeSay cannot use.",
+                           "Set SEESAY_LLAVA_MODEL to a LLaVA, LLaVA-NeXT or LLaVA-Interleave model, "
+                           "for example llava-hf/llava-interleave-qwen-0.5b-hf.")
+    model_class = getattr(transformers, FAMILIES[family])
+
+    kwargs: dict[str, Any] = {"dtype": torch_dtype}
+    if device == "cuda":
+        kwargs["device_map"] = "auto"  # accelerate places the layers, spilling to CPU only if it must
+    if quantization == "nf4":
+        try:
+            import bitsandbytes  # noqa: F401
+        except ImportError as exc:
+            raise _unavailable(model, exc, "4-bit loading needs the bitsandbytes package, which is not "
+                                           "installed.", "Install bitsandbytes, or set "
+                                           "SEESAY_LLAVA_QUANTIZATION to none.") from exc
+        kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            # fp16 on CUDA as the cards compute it fastest; the chosen dtype on CPU
+            bnb_4bit_compute_dtype=(torch.float16 if device == "cuda" and dtype == "float32"
+                                    else torch_dtype))
+    t0 = time.perf_counter()
+    try:
+        vlm = model_class.from_pretrained(model, **kwargs)
+        processor = transformers.AutoProcessor.from_pretrained(model)
+    except errors as exc:
+        if is_out_of_memory(exc):
+            release_memory()
+            raise _unavailable(model, exc, "There is not enough memory to load the answering model.",
+                               "Close other programs, use 4-bit loading (SEESAY_LLAVA_QUANTIZATION nf4), "
+                               "or point SEESAY_LLAVA_MODEL at a smaller model.") from exc
+        raise _unavailable(model, exc, "The answering model's files are missing, damaged or incomplete.",
+                           "Download the model again, or point SEESAY_LLAVA_MODEL at a complete model "
+                           "folder, or connect to the internet for the first start.") from exc
+    vlm.eval()
+    log.info("loaded %s (%s, %s, %s, %s) in %.1fs", model, family, device, quantization, dtype,
+             time.perf_counter() - t0)
+    return vlm, processor, model
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    import torch
+
+    if isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def release_memory() -> None:
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _check_choice(value: str, choices: tuple[str, ...], variable: str) -> str:
+    if value not in choices:
+        raise ConfigError(f"The setting {variable} is {value!r}, which SeeSay does not know.",
+                          f"Use one of: {', '.join(choices)}.")
+    return value
+
+
+def _looks_like_path(model: str) -> bool:
+    return model.startswith(("/", "./", "../", "~", "\\")) or model.count("/") > 1 or ":" in model[:3]
+
+
+def _unavailable(model: str, exc: BaseException | None, message: str, hint: str = MODEL_HINT):
+    log.error("could not load the LLaVA model %s: %s", model, exc if exc else message,
+              exc_info=exc if exc is not None else None)
+    return ModelUnavailableError(message, hint)
+
+
+# What transformers, huggingface_hub and safetensors raise for missing, unreachable or damaged models.
+def _loading_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [OSError, ValueError, RuntimeError, KeyError, EOFError, MemoryError]
+    try:
+        from safetensors import SafetensorError
+        errors.append(SafetensorError)
+    except ImportError:
+        pass
+    try:
+        from huggingface_hub.errors import HfHubHTTPError
+        errors.append(HfHubHTTPError)
+    except ImportError:
+        pass
+    return tuple(errors)

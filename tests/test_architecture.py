@@ -1,0 +1,89 @@
+"""The shape of the code: where the seam between the app and core is, and how big a module may grow.
+
+These read the source (Python's own parser), so they fail the moment a page reaches past the pipeline
+into an engine, a module outgrows one sitting, or a test or benchmark leans on an engine's private parts.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = [ROOT / "Home.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").rglob("*.py"))]
+#: what the app may import from core: the pipeline, the engine builder, errors, settings, language helpers
+APP_MAY_IMPORT = {"core", "core.pipeline", "core.engines", "core.errors", "core.config", "core.language"}
+ENGINE_MODULES = ("core.vlm", "core.stt", "core.tts", "core.audio", "core.images")
+MAX_LINES = 500
+
+
+def _imports(path: Path) -> list[str]:
+    """Every module ``path`` imports (``from core import audio`` counts as ``core.audio``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+            found += [f"{node.module}.{alias.name}" for alias in node.names]
+    return found
+
+
+def _core_modules() -> set[str]:
+    return {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            for p in (ROOT / "core").rglob("*.py")}
+
+
+@pytest.mark.parametrize("path", APP, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_app_reaches_the_models_only_through_the_pipeline(path):
+    modules = _core_modules()
+    reached = {name for name in _imports(path) if name == "core" or name.startswith("core.")}
+    reached = {name for name in reached if name in modules or name == "core"}  # "core.errors.X" is a name
+    engines = sorted(name for name in reached if name.startswith(ENGINE_MODULES))
+    assert not engines, f"{path.name} imports engine modules {engines}: use core.pipeline or core.engines"
+    assert reached <= APP_MAY_IMPORT, sorted(reached - APP_MAY_IMPORT)
+
+
+def test_the_seam_check_catches_an_engine_import(tmp_path):
+    page = tmp_path / "page.py"
+    page.write_text("from core import audio\nfrom core.vlm.prompt import Turn\nimport core.tts\n")
+    assert {"core.audio", "core.vlm.prompt", "core.tts"} <= set(_imports(page))
+
+
+@pytest.mark.parametrize("folder", ["core", "ui", "bench", "pages"])
+def test_every_module_reads_in_one_sitting(folder):
+    paths = [p for p in (ROOT / folder).rglob("*.py")] + ([ROOT / "Home.py"] if folder == "pages" else [])
+    long = {str(p.relative_to(ROOT)): n for p in paths
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert not long, f"over {MAX_LINES} lines: {long}"
+
+
+def _private_members(path: Path, cls: str) -> set[str]:
+    """Names of ``cls``'s private attributes and methods (``self._x = ...``, ``def _x``)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ClassDef) and node.name == cls:
+            for inner in ast.walk(node):
+                if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    names.add(inner.name)
+                elif isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name) \
+                        and inner.value.id == "self" and isinstance(inner.ctx, ast.Store):
+                    names.add(inner.attr)
+    return {n for n in names if n.startswith("_") and not n.startswith("__")}
+
+
+def test_tests_and_benchmarks_use_the_engines_public_accessors():
+    private = set()
+    for path, cls in [(ROOT / "core/vlm/llava.py", "TransformersLlava"), (ROOT / "core/stt.py", "OpenAIWhisper"),
+                      (ROOT / "core/stt.py", "FasterWhisper")]:
+        private |= _private_members(path, cls)
+    assert {"_model", "_prefixes", "_lock", "_generation_config"} <= private
+    users = []
+    for path in [*sorted((ROOT / "tests").rglob("*.py")), *sorted((ROOT / "bench").rglob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in private and not (
+                    isinstance(node.value, ast.Name) and node.value.id == "self"):
+                users.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")
+    assert not users, users

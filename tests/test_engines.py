@@ -1,0 +1,177 @@
+"""core.engines and core.pipeline.Pipeline on scripted engines: settings and a visitor's choices become
+engines and options in one place; each engine loads once per process; the voice rule; loading is said once."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import pytest
+
+from core import engines as engines_module
+from core.config import Settings
+from core.engines import Choices, Models, ask_options
+from core.errors import ModelUnavailableError, SpeechSynthesisError
+from core.pipeline import Asked, Done, Loading, PhotoTaken, Pipeline, Queued
+from tests.fakes import FakeSTT, FakeTTS, FakeVLM
+
+
+def png() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def loaders(monkeypatch):
+    """Scripted engines where SeeSay builds its engines; ``loaders.voices[name]`` is the voice of that name."""
+
+    class Loaders:
+        vlm = FakeVLM()
+        stt = FakeSTT()
+        voices = {"auto": FakeTTS(name="auto"), "gtts": FakeTTS(name="gtts"), "offline": FakeTTS(name="offline")}
+        broken: dict = {}
+        calls: list = []
+        delay = 0.0
+
+        def load(self, key, make):
+            self.calls.append(key)
+            time.sleep(self.delay)
+            if key in self.broken:
+                raise self.broken[key]
+            return make()
+
+    box = Loaders()
+    monkeypatch.setattr(engines_module, "load_vlm", lambda settings: box.load(("vlm",), lambda: box.vlm))
+    monkeypatch.setattr(engines_module, "load_stt", lambda settings: box.load(("stt",), lambda: box.stt))
+    monkeypatch.setattr(engines_module, "load_voice", lambda settings, name, private: box.load(
+        ("voice", name, private), lambda: box.voices[name]))
+    return box
+
+
+def test_options_come_from_the_settings_and_the_visitors_choices():
+    conf = Settings(max_answer_tokens=100, detail_answer_tokens=400, max_question_chars=50, debug=True)
+    options = ask_options(conf, Choices(length="short", language="de", speak=False))
+    assert (options.max_new_tokens, options.language, options.speak) == (50, "de", False)
+    assert options.max_question_chars == 50 and options.log_content is True
+    assert ask_options(conf, detail=True).max_new_tokens == 400
+    assert ask_options(conf, max_tokens=7, min_tokens=7).min_new_tokens == 7
+
+
+def test_each_engine_loads_once_even_when_visitors_ask_at_once(loaders):
+    loaders.delay = 0.2
+    models = Models(Settings(tts_engine="auto"))
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(models.vlm())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert len(got) == 4 and all(vlm is loaders.vlm for vlm in got)
+    assert loaders.calls == [("vlm",)]
+
+
+def test_a_failed_load_is_kept_until_retry(loaders):
+    loaders.broken[("stt",)] = ModelUnavailableError("Speech recognition is not available.", "Set it.")
+    models = Models(Settings())
+    for _ in range(2):
+        with pytest.raises(ModelUnavailableError):
+            models.stt()
+    assert loaders.calls == [("stt",)]  # not tried again on every question
+    del loaders.broken[("stt",)]
+    models.retry("vlm")
+    with pytest.raises(ModelUnavailableError):
+        models.stt()
+    models.retry("stt")
+    assert models.stt() is loaders.stt
+
+
+def test_an_unexpected_failure_is_said_plainly(loaders):
+    loaders.broken[("vlm",)] = RuntimeError("CUDA driver internal detail")
+    with pytest.raises(ModelUnavailableError) as caught:
+        Models(Settings()).vlm()
+    assert "unexpected problem" in caught.value.message and "CUDA" not in caught.value.spoken
+
+
+@pytest.mark.parametrize("choice, private, expected", [
+    ("automatic", False, ("voice", "auto", False)),
+    ("gtts", False, ("voice", "gtts", False)),
+    ("gtts", True, ("voice", "offline", True)),
+    ("offline", False, ("voice", "offline", False)),
+])
+def test_the_visitors_voice(loaders, choice, private, expected):
+    voice, problem = Models(Settings(tts_engine="auto")).voice_for(Choices(voice=choice, private=private))
+    assert loaders.calls[0] == expected and problem == ""
+    assert voice.synthesize("The door is open.").engine == expected[1]
+    if private:  # nothing that sends text off the machine is even loaded
+        assert all(call[1] != "gtts" for call in loaders.calls)
+
+
+def test_the_offline_voice_speaks_when_the_chosen_one_cannot_load(loaders):
+    loaders.broken[("voice", "gtts", False)] = ModelUnavailableError("The online voice is not installed.", "")
+    voice, problem = Models(Settings()).voice_for(Choices(voice="gtts"))
+    assert voice is loaders.voices["offline"] and problem == ""
+
+
+def test_the_offline_voice_speaks_when_the_chosen_one_fails(loaders):
+    loaders.voices["gtts"].fail = True
+    voice, _ = Models(Settings()).voice_for(Choices(voice="gtts"))
+    speech = voice.synthesize("The door is open.", "en")
+    assert speech.engine == "offline"
+
+
+def test_with_no_voice_at_all_the_reason_is_kept(loaders):
+    for name in ("gtts", "offline"):
+        loaders.broken[("voice", name, name == "offline")] = ModelUnavailableError(f"No {name} voice.", "")
+    voice, problem = Models(Settings()).voice_for(Choices(voice="gtts"))
+    assert voice is None and problem == "No gtts voice."
+    pipeline = Pipeline(Settings(), Models(Settings()))
+    with pytest.raises(SpeechSynthesisError):
+        pipeline.speak("Hello.", "en", Choices(voice="gtts"))
+
+
+def test_a_photo_is_taken_loading_is_said_once_and_the_question_waits_for_nothing(loaders):
+    pipeline = Pipeline(Settings(tts_engine="auto"))
+    events = list(pipeline.take_photo(png(), Choices()))
+    assert [type(e) for e in events] == [PhotoTaken, Loading]
+    assert set(events[1].stages) == {"vlm", "stt", "voice"}
+    assert loaders.vlm.prepared == [events[0].photo.key]
+    asked = list(pipeline.ask(events[0].photo, "What is this?", (), Choices()))
+    assert not [e for e in asked if isinstance(e, Loading)]  # everything was loaded with the photo
+    assert isinstance(asked[0], Asked) and isinstance(asked[-1], Done)
+    again = list(pipeline.take_photo(png(), Choices()))
+    assert [type(e) for e in again] == [PhotoTaken]
+
+
+def test_preparing_a_photo_waits_its_turn_and_says_so(loaders):
+    loaders.vlm.delay = 0.01
+    pipeline = Pipeline(Settings())
+    first = list(pipeline.take_photo(png()))
+    lock = pipeline.models.lock
+    ticket = lock.take()  # someone else's question is on the model
+    threading.Timer(0.3, lock.release, args=(ticket,)).start()
+    events = list(pipeline.take_photo(png()))
+    assert Queued(1) in events and isinstance(first[0], PhotoTaken)
+    assert len(loaders.vlm.prepared) == 2
+
+
+def test_a_photo_is_kept_when_the_model_cannot_load(loaders):
+    loaders.broken[("vlm",)] = ModelUnavailableError("The answering model is missing.", "Set it.")
+    pipeline = Pipeline(Settings())
+    events = list(pipeline.take_photo(png()))
+    assert isinstance(events[0], PhotoTaken)
+    with pytest.raises(ModelUnavailableError):
+        list(pipeline.ask(events[0].photo, "What is this?"))
+
+
+def test_a_voice_that_cannot_load_is_said_with_the_answer(loaders):
+    for name in ("auto", "offline"):
+        loaders.broken[("voice", name, name == "offline")] = ModelUnavailableError("No voice is installed.", "")
+    pipeline = Pipeline(Settings(tts_engine="auto"))
+    photo = list(pipeline.take_photo(png()))[0].photo
+    done = list(pipeline.ask(photo, "What is this?"))[-1]
+    assert done.answer.text and done.answer.speech is None
+    assert done.answer.speech_error == "No voice is installed."
