@@ -98,12 +98,12 @@ class TimedVLM:
             self.times.add("prepare", start, now())
 
     def stream(self, photo, history, question, *, max_new_tokens: int, min_new_tokens: int = 0,
-               notes: Sequence[str] = ()) -> Iterator[str]:
+               notes: Sequence[str] = (), tokens: list | None = None) -> Iterator[str]:
         start = now()
         self.clock.start()
         try:
             yield from self.inner.stream(photo, history, question, max_new_tokens=max_new_tokens,
-                                         min_new_tokens=min_new_tokens, notes=notes)
+                                         min_new_tokens=min_new_tokens, notes=notes, tokens=tokens)
         finally:
             self.times.add("vlm", start, now())
 
@@ -124,10 +124,10 @@ class ScriptedVLM:
         self.inner.prepare(photo)
 
     def stream(self, photo, history, question, *, max_new_tokens: int, min_new_tokens: int = 0,
-               notes: Sequence[str] = ()) -> Iterator[str]:
+               notes: Sequence[str] = (), tokens: list | None = None) -> Iterator[str]:
         sent = 0
         for piece in self.inner.stream(photo, history, question, max_new_tokens=max_new_tokens,
-                                       min_new_tokens=min_new_tokens, notes=notes):
+                                       min_new_tokens=min_new_tokens, notes=notes, tokens=tokens):
             if not piece:
                 continue
             due = math.ceil(len(self.words) * min(self.clock.tokens, max_new_tokens) / max_new_tokens)

@@ -25,7 +25,7 @@ class FakeVLM:
     def prepare(self, photo) -> None:
         self.prepared.append(photo.key)
 
-    def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0, notes=()):
+    def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0, notes=(), tokens=None):
         self.calls.append({"photo": photo.key, "history": list(history), "question": question,
                            "max_new_tokens": max_new_tokens, "min_new_tokens": min_new_tokens,
                            "notes": list(notes)})

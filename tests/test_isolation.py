@@ -95,7 +95,7 @@ class KeyedVLM:
     def prepare(self, photo) -> None:
         pass
 
-    def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0, notes=()):
+    def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0, notes=(), tokens=None):
         self.calls.append((photo.key, list(history), question))
         words = self.answer_for(photo.key, question, len(history)).split(" ")
         for i, word in enumerate(words):
@@ -582,7 +582,7 @@ def _texts(at) -> dict[str, list[str]]:
 @pytest.mark.case("privacy", "the model answers with a Markdown image, a link and a <script>")
 def test_model_output_reaches_the_page_only_as_escaped_text(scripted_app, monkeypatch, heard):
     class EvilVLM(KeyedVLM):
-        def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0, notes=()):
+        def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0, notes=(), tokens=None):
             yield from (EVIL[:7], EVIL[7:40], EVIL[40:])  # cut inside the link and the tag
 
     from core import engines

@@ -61,7 +61,7 @@ class SeeingVLM(FakeVLM):
 
     photos: list = field(default_factory=list)
 
-    def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0, notes=()):
+    def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0, notes=(), tokens=None):
         self.photos.append(photo)
         yield from super().stream(photo, history, question, max_new_tokens=max_new_tokens,
                                   min_new_tokens=min_new_tokens)
@@ -854,7 +854,7 @@ class GateVLM:
     def gate(self, question: str) -> threading.Event:
         return self.gates.setdefault(question, threading.Event())
 
-    def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0, notes=()):
+    def stream(self, photo, history, question, *, max_new_tokens, min_new_tokens=0, notes=(), tokens=None):
         self.running.append(question)
         assert self.gate(question).wait(30), "the test never let this answer go"
         yield f"Answer to {question}."

@@ -25,6 +25,7 @@ from core.vlm.prompt import (
     clean_answer,
     common_prefix_length,
     detect_system_role,
+    language_note,
     strip_control_tokens,
 )
 
@@ -581,3 +582,48 @@ def test_a_stuck_generation_is_given_up_and_the_next_answer_runs(test_models, mo
     monkeypatch.setattr(engine.model, "generate", generate)
     assert len(answer(engine, photo(), tokens=4)) >= 1  # a fresh thread: not queued behind the stuck one
     release.set()
+
+
+# --- notes and token probabilities -----------------------------------------------------------------
+
+
+def test_notes_follow_the_latest_question_only():
+    history = [Turn("What is this?", "A car.")]
+    for has_system_role in (True, False):
+        messages = build_messages(history, "Is it red?", system_prompt="Be brief.", has_system_role=has_system_role,
+                                  notes=[language_note("French"), ""])
+        assert text_of(messages[-1]) == "Is it red?\nAnswer in French."
+        assert sum("French" in text_of(m) for m in messages) == 1
+
+
+@pytest.mark.models
+def test_notes_keep_the_photos_prefix_cache(engines, record):
+    engine = engines["llava"]
+    rec = record(engine)
+    picture = photo((60, 40), key="notes-prefix")
+    engine.prepare(picture)
+    prefix = engine.kept_prefix(picture.key)
+    rec.prefill.clear()
+    list(engine.stream(picture, [], "What is this?", max_new_tokens=3, min_new_tokens=3,
+                       notes=["Answer in French."]))
+    prompt_ids = rec.inputs[-1]
+    assert prompt_ids[:len(prefix.ids)] == prefix.ids  # the note comes after the photo's prefix
+    assert rec.prefill[0] == len(prompt_ids) - len(prefix.ids)  # so only the question and the note are new
+    assert "Answer in French." in engine.processor.tokenizer.decode(prompt_ids)
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("name", ["llava", "next"])
+def test_token_probabilities_are_those_of_the_tokens_generated(engines, record, name):
+    engine = engines[name]
+    rec = record(engine)
+    tokens = []
+    text = "".join(engine.stream(photo(key=f"probabilities-{name}"), [], "What is this?", max_new_tokens=12,
+                                 min_new_tokens=12, tokens=tokens))
+    tokenizer = engine.processor.tokenizer
+    special = set(tokenizer.all_special_ids)
+    expected = [tokenizer.decode([i]) for i in rec.outputs[-1] if i not in special]
+    assert [t.text for t in tokens] == expected and len(tokens) >= 6
+    assert all(-50 < t.logprob <= 0 for t in tokens) and text
+    silent = list(engine.stream(photo(key=f"probabilities-{name}"), [], "What is this?", max_new_tokens=4))
+    assert silent  # without a list, nothing is recorded and nothing breaks

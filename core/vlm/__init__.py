@@ -11,6 +11,7 @@ transformers: the engine modules do, when a model is loaded.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ConfigError
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
     from ..images import Photo
     from .llava import VlmOptions
 
-__all__ = ["ENGINES", "QUANTIZATIONS", "DTYPES", "COMPILE", "SYSTEM_PROMPT", "Turn", "VisionLanguageModel",
-           "load_vlm"]
+__all__ = ["ENGINES", "QUANTIZATIONS", "DTYPES", "COMPILE", "SYSTEM_PROMPT", "Token", "Turn",
+           "VisionLanguageModel", "load_vlm"]
 
 #: answering engines, by name
 ENGINES = ("transformers",)
@@ -33,6 +34,14 @@ DTYPES = ("auto", "float16", "bfloat16", "float32")
 COMPILE = ("auto", "on", "off")
 
 
+@dataclass(frozen=True)
+class Token:
+    """One generated token and how sure the model was of it."""
+
+    text: str  # the token as text (may start with a space)
+    logprob: float  # natural log of the probability the model gave the token it chose
+
+
 class VisionLanguageModel(Protocol):
     name: str
 
@@ -40,10 +49,13 @@ class VisionLanguageModel(Protocol):
         """May encode the photo ahead of the question (the answer then starts sooner)."""
 
     def stream(self, photo: Photo, history: Sequence[Turn], question: str, *, max_new_tokens: int,
-               min_new_tokens: int = 0, notes: Sequence[str] = ()) -> Iterator[str]:
+               min_new_tokens: int = 0, notes: Sequence[str] = (),
+               tokens: list[Token] | None = None) -> Iterator[str]:
         """Yields the answer's text piece by piece as it is generated.
 
-        ``notes`` are lines for the model after the question (see :mod:`core.vlm.prompt`).
+        ``notes`` are lines for the model after the question (see :mod:`core.vlm.prompt`). When
+        ``tokens`` is a list, an engine that can tell its token probabilities appends a :class:`Token`
+        for each generated token by the time the stream ends; others leave it empty.
         """
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GenerationError
+from . import Token
 from .loading import is_out_of_memory, load_llava, release_memory
 from .prompt import (SYSTEM_PROMPT, AnswerStream, Turn, build_messages, common_prefix_length, detect_system_role,
                      strip_control_tokens)
@@ -226,13 +227,14 @@ class TransformersLlava:
             self._guarded(lambda: self._prefix(photo))
 
     def stream(self, photo: Photo, history: Sequence[Turn], question: str, *, max_new_tokens: int,
-               min_new_tokens: int = 0, notes: Sequence[str] = ()) -> Iterator[str]:
+               min_new_tokens: int = 0, notes: Sequence[str] = (),
+               tokens: list[Token] | None = None) -> Iterator[str]:
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be at least 1, not {max_new_tokens}")
         prompt = self.prompt(history, question, notes)
         with self._lock:
             inputs = self._guarded(lambda: self._inputs(photo, prompt))
-            yield from self._generate(inputs, max_new_tokens, min(min_new_tokens, max_new_tokens))
+            yield from self._generate(inputs, max_new_tokens, min(min_new_tokens, max_new_tokens), tokens)
 
     # -- prompts --------------------------------------------------------------------------------
 
@@ -382,9 +384,11 @@ class TransformersLlava:
         release_memory()
         return GenerationError(*OUT_OF_MEMORY)
 
-    def _generate(self, inputs: dict, max_new_tokens: int, min_new_tokens: int) -> Iterator[str]:
+    def _generate(self, inputs: dict, max_new_tokens: int, min_new_tokens: int,
+                  tokens: list[Token] | None = None) -> Iterator[str]:
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+        from transformers import TextIteratorStreamer
 
         stop = threading.Event()
 
@@ -401,6 +405,17 @@ class TransformersLlava:
         config.max_new_tokens, config.min_new_tokens = max_new_tokens, min_new_tokens
         kwargs = dict(inputs, streamer=streamer, generation_config=config,
                       stopping_criteria=StoppingCriteriaList([_StopWhenAsked()]))
+        chosen: list[Any] = []  # (token id, log-probability) per step, as tensors: no sync per token
+        if tokens is not None:
+            class _Probabilities(LogitsProcessor):
+                """Last in line: the distribution the greedy choice is made from (penalties applied)."""
+
+                def __call__(self, input_ids, scores):
+                    best = torch.log_softmax(scores[0].float(), dim=-1).max(dim=-1)
+                    chosen.append((best.indices, best.values))
+                    return scores
+
+            kwargs["logits_processor"] = LogitsProcessorList([_Probabilities()])
 
         def work() -> None:
             try:
@@ -441,6 +456,10 @@ class TransformersLlava:
                 if is_out_of_memory(failure[0]):
                     raise self._out_of_memory(failure[0]) from failure[0]
                 raise failure[0]
+            if tokens is not None:
+                special = set(self._tokenizer.all_special_ids)
+                tokens.extend(Token(self._tokenizer.decode([i]), float(p)) for i, p in
+                              ((int(i), p) for i, p in chosen) if i not in special)
             rest = answer.finish()
             if rest:
                 yield rest
