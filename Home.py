@@ -25,7 +25,8 @@ st.header("How to use SeeSay without sight", anchor=False)
 st.markdown(
     """
 - **Stop speaking** and **Play answer again** are the first two buttons on every page, at the very top.
-- **Describe a photo**: a heading and a short instruction, then the camera's **Take photo** button,
+- **Describe a photo**: a heading and a short instruction, then the camera (the back lens on a phone;
+  **Switch camera** turns to the front one) and its **Take photo** button,
   then **Upload** to choose a photo, which on a phone can also open the phone's own camera.
   SeeSay speaks a short description as soon as the photo arrives; **More detail** asks for a longer one.
 - **Ask by voice**: the photo, then **Record your question** (press again to stop),

@@ -1,7 +1,8 @@
 """Command line: ``python -m core ask ...`` and ``python -m core make-test-models DIR``.
 
-``ask`` runs the whole pipeline on a photo and a spoken or typed question, with the engines the
-``SEESAY_`` settings choose. Bad input exits with status 2 and the user-facing message.
+``ask`` runs the whole pipeline on a photo and a spoken, typed or quick question, with the engines
+the ``SEESAY_`` settings choose. Bad input exits with status 2 and the user-facing message; a photo
+too flawed to answer well exits with status 3 and its guidance, unless ``--anyway``.
 """
 
 from __future__ import annotations
@@ -18,29 +19,50 @@ from .errors import SeeSayError
 def _ask(args: argparse.Namespace) -> int:
     from .config import load_settings
     from .engines import Choices
-    from .pipeline import AnswerText, Done, PhotoTaken, Pipeline, Queued, Transcribed
+    from .pipeline import AnswerText, Checked, Done, PhotoTaken, Pipeline, Queued, Remark, TextRead, Transcribed
 
     settings = load_settings()
     pipeline = Pipeline(settings)
     data = Path(args.image).read_bytes()
-    question: str | bytes = args.question if args.question is not None else Path(args.audio).read_bytes()
     choices = Choices(private=settings.private)
-    photo = None
-    for event in pipeline.take_photo(data, choices, spoken=args.audio is not None):
+    photo = quality = reading = None
+    for event in pipeline.take_photo(data, choices, spoken=args.audio is not None, anyway=args.anyway):
         if isinstance(event, PhotoTaken):
             photo = event.photo
+        elif isinstance(event, Checked):
+            quality = event.quality
+        elif isinstance(event, TextRead):
+            reading = event.reading
+    if not quality.ok and not args.anyway:  # guidance first; --anyway answers the photo as it is
+        if args.json:
+            print(json.dumps({"quality": _quality_json(quality), "answer": None, "guidance": quality.guidance},
+                             ensure_ascii=False, indent=2))
+        else:
+            print(quality.guidance)
+            print("Add --anyway to have it answered as it is.", file=sys.stderr)
+        return 3
+    if args.quick:
+        events = pipeline.quick(photo, args.quick, (), choices)
+    else:
+        question: str | bytes = args.question if args.question is not None else Path(args.audio).read_bytes()
+        events = pipeline.ask(photo, question, (), choices, max_tokens=args.max_tokens or None,
+                              min_tokens=args.min_tokens)
     answer = None
-    for event in pipeline.ask(photo, question, (), choices,
-                              max_tokens=args.max_tokens or None, min_tokens=args.min_tokens):
+    for event in events:
         if isinstance(event, Queued):
             print(f"Waiting: {event.ahead} questions ahead.", file=sys.stderr)
         elif isinstance(event, Transcribed) and not args.json:
             print(f"You asked: {event.transcript.text}")
+        elif isinstance(event, Remark) and not args.json:
+            print(event.text, file=sys.stderr)
         elif isinstance(event, AnswerText) and not args.json:
             print(event.text, end="", flush=True)
         elif isinstance(event, Done):
             answer = event.answer
     assert answer is not None
+    if reading is None:
+        found = pipeline.reading(photo)
+        reading = None if isinstance(found, SeeSayError) else found
     out = None
     if answer.speech is not None:
         suffix = ".mp3" if answer.speech.mime == "audio/mpeg" else ".wav"
@@ -48,11 +70,14 @@ def _ask(args: argparse.Namespace) -> int:
         out.write_bytes(answer.speech.audio)
     if args.json:
         print(json.dumps({
+            "quality": _quality_json(quality),
             "transcript": answer.transcript.text if answer.transcript else None,
             "language": answer.language,
             "question": answer.question,
             "question_language": answer.question_language,
             "answer": answer.text,
+            "remarks": [{"text": r.text, "after": r.after} for r in answer.remarks],
+            "text_found": reading.text if reading is not None else None,
             "engines": answer.engines,
             "audio": str(out) if out else None,
             "audio_mime": answer.speech.mime if answer.speech else None,
@@ -66,6 +91,12 @@ def _ask(args: argparse.Namespace) -> int:
         if answer.speech_error:
             print(answer.speech_error, file=sys.stderr)
     return 0
+
+
+def _quality_json(quality) -> dict:
+    return {"ok": quality.ok, "findings": [{"kind": f.kind, "measure": round(f.measure, 4), "guidance": f.guidance}
+                                           for f in quality.findings],
+            "measures": {k: round(v, 4) for k, v in quality.measures.items()}}
 
 
 def _make_test_models(args: argparse.Namespace) -> int:
@@ -86,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     q = p.add_mutually_exclusive_group(required=True)
     q.add_argument("--audio", help="a recorded question (wav, webm, ogg, mp3, m4a, flac)")
     q.add_argument("--question", help="a typed question")
+    q.add_argument("--quick", metavar="NAME", help="a quick question: describe, read, colours, people, ahead")
+    p.add_argument("--anyway", action="store_true",
+                   help="answer even when the photo's quality is poor (otherwise its guidance is printed, status 3)")
     p.add_argument("--out", help="where to write the answer audio (default answer.mp3 or answer.wav)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--max-tokens", type=int, default=0, help="answer length limit (default SEESAY_MAX_ANSWER_TOKENS)")

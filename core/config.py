@@ -54,6 +54,7 @@ class Settings:
     stt_engine: str = "auto"  # auto, openai-whisper or faster-whisper
     tts_engine: str = "auto"  # auto (gTTS, offline voice on failure), gtts, offline, piper, espeak
     piper_voice: str = ""  # path of a Piper .onnx voice; "" = an installed voice package if any
+    ocr_engine: str = "rapidocr"  # the text reader (core.ocr.ENGINES)
     private: bool = False  # when true nothing is sent off the machine (offline voice only)
     max_image_bytes: int = 20 * 1024 * 1024  # larger uploads are refused
     max_image_pixels: int = 50_000_000  # decoded size limit: refuses decompression bombs

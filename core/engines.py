@@ -27,12 +27,13 @@ from .turns import TurnLock
 
 if TYPE_CHECKING:
     from .config import Settings
+    from .ocr import TextReader
     from .stt import SpeechToText
     from .tts import TextToSpeech
     from .vlm import VisionLanguageModel
 
 __all__ = ["Choices", "Engines", "AskOptions", "Models", "VOICES", "LENGTHS", "STAGES", "load_vlm", "load_stt",
-           "load_voice", "voice_name", "is_private", "answer_tokens", "ask_options"]
+           "load_voice", "load_ocr", "voice_name", "is_private", "answer_tokens", "ask_options"]
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ VOICES = ("automatic", "gtts", "offline")
 #: a visitor's answer length
 LENGTHS = ("short", "normal", "detailed")
 #: the engines of a process, by stage, with what a person is told while they load
-STAGES = {"vlm": "vision-language model", "stt": "speech recognition model", "voice": "voice"}
+STAGES = {"vlm": "vision-language model", "stt": "speech recognition model", "voice": "voice",
+          "ocr": "text reader"}
 _OFFLINE_VOICES = ("offline", "piper", "espeak")
 
 
@@ -100,6 +102,12 @@ def load_voice(settings: Settings, name: str, private: bool) -> TextToSpeech:
     from . import tts
 
     return tts.load_tts(name, private=private, timeout=settings.network_timeout, piper_voice=settings.piper_voice)
+
+
+def load_ocr(settings: Settings) -> TextReader:
+    from . import ocr
+
+    return ocr.load_ocr(settings.ocr_engine)
 
 
 # --- a visitor's choices ------------------------------------------------------------------------
@@ -177,6 +185,10 @@ class Models:
         """Speech recognition; raises ModelUnavailableError (or ConfigError)."""
         return self._get(("stt",), lambda: load_stt(self.settings))
 
+    def ocr(self) -> TextReader:
+        """The text reader; raises ModelUnavailableError (or ConfigError)."""
+        return self._get(("ocr",), lambda: load_ocr(self.settings))
+
     def voice(self, name: str, private: bool) -> TextToSpeech:
         """The voice engine ``name``; raises ModelUnavailableError or ConfigError."""
         private = bool(private)
@@ -217,7 +229,7 @@ class Models:
 
     def unloaded(self, choices: Choices, *, spoken: bool, speak: bool) -> list[str]:
         """The stages a question with these choices would wait for, because they are not loaded yet."""
-        keys = [("vlm",)] + ([("stt",)] if spoken else [])
+        keys = [("vlm",), ("ocr",)] + ([("stt",)] if spoken else [])
         if speak:
             keys.append(("voice", voice_name(self.settings, choices), is_private(self.settings, choices)))
         return [key[0] for key in keys if not self.tried(key)]

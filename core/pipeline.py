@@ -2,155 +2,106 @@
 
 :class:`Pipeline` is the one way to the models for the app, the command line and the benchmarks:
 
-* :meth:`Pipeline.take_photo` reads a photo and prepares it for questions;
-* :meth:`Pipeline.ask` answers a question about it;
+* :meth:`Pipeline.take_photo` reads a photo, checks its quality, prepares it for questions and reads
+  its text;
+* :meth:`Pipeline.ask` answers a question about it, with the text found in it as reference;
+* :meth:`Pipeline.quick` answers a quick question (:mod:`core.quick`): "Read the text" by the text
+  reader, word for word; the others by the model, with their own prompts;
 * :meth:`Pipeline.speak` says a text ("Speak this answer", a message) with the visitor's voice.
 
-They are generators of events; what a person can act on is raised as :class:`~core.errors.SeeSayError`.
-In the order they can come:
+They are generators of events (:mod:`core.events`); what a person can act on is raised as
+:class:`~core.errors.SeeSayError`. In the order they can come:
 
-* ``Loading(stages)``      the models this work needs are being loaded first (once per process);
 * ``PhotoTaken(photo)``    the photo has been read (``take_photo``);
+* ``Checked(quality)``     its quality: when it is not ok, its guidance comes first and no model runs
+                           until the person asks anyway;
+* ``Loading(stages)``      the models this work needs are being loaded first (once per process);
 * ``Queued(ahead)``        the shared model is busy with other people's work;
+* ``TextRead(reading)``    the text in the photo, in reading order, and framing advice;
 * ``Heard(check, ...)``    a recording has been decoded and checked for speech (draw it now);
 * ``Transcribed(...)``     a spoken question has been written down;
 * ``Asked(text, lang)``    the question, as SeeSay understood it;
+* ``Remark(text)``         something said with the answer (a note before it, advice after it);
 * ``AnswerText(text)``     each piece of the answer as the model writes it;
 * ``AnswerAudio(...)``     each sentence's speech, in order, while the model writes the next one;
 * ``Done(answer)``         the whole answer, its whole audio, timings per stage.
 
-:func:`ask` and :func:`prepare` are the same work on engines passed in, for tests and benchmarks.
+:func:`ask` and :func:`prepare` (:mod:`core.answering`) are the same work on engines passed in.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
+from .answering import ask, prepare
 from .engines import AskOptions, Choices, Engines, Models, ask_options
-from .errors import GenerationError, NoSpeechError, QuestionError, SeeSayError, SpeechSynthesisError
-from .speaker import Speaker, split_sentences
-from .vlm.prompt import Turn, language_note
+from .errors import SeeSayError, SpeechSynthesisError
+from .events import (Answer, AnswerAudio, AnswerText, Asked, Checked, Done, Event, Heard, Loading, PhotoTaken,
+                     Queued, Remark, TextRead, Transcribed)
+from .quick import QUICK, READ_BY_MODEL, quick
+from .speaker import split_sentences
+from .vlm.prompt import Turn, reference_note
 
 if TYPE_CHECKING:
-    from .audio import Recording, SpeechCheck
     from .config import Settings
     from .images import Photo
-    from .stt import Transcript
+    from .ocr import Reading
     from .tts import Speech
 
 __all__ = [
-    "Pipeline", "Engines", "AskOptions", "Choices", "Turn", "Answer", "Event", "Loading", "PhotoTaken",
-    "Queued", "Heard", "Transcribed", "Asked", "AnswerText", "AnswerAudio", "Done", "ask", "prepare",
-    "split_sentences", "DESCRIBE", "DESCRIBE_DETAIL",
+    "Pipeline", "Engines", "AskOptions", "Choices", "Turn", "Answer", "Event", "Loading", "PhotoTaken", "Checked",
+    "TextRead", "Queued", "Heard", "Transcribed", "Asked", "Remark", "AnswerText", "AnswerAudio", "Done", "ask",
+    "prepare", "split_sentences", "QUICK", "DESCRIBE", "DESCRIBE_DETAIL",
 ]
 
 log = logging.getLogger(__name__)
 
 DESCRIBE = "Describe this photo for me."
 DESCRIBE_DETAIL = "Describe this photo again, in more detail: everything you can see, and any text, word for word."
-
-# Whisper marks a segment as probably not speech above this (its own default threshold).
-NO_SPEECH_THRESHOLD = 0.6
-
-
-# --- events --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Loading:
-    stages: tuple[str, ...]  # "vlm", "stt", "voice": loaded now, before the work they delay
+#: said with an answer when the text reader could not run
+TEXT_READER_DOWN = ("The text reader is not working right now, so this answer comes from the answering "
+                    "model alone, which often misreads text.")
+#: readings kept, least recently used dropped (a reading is small: text and boxes)
+KEPT_READINGS = 32
 
 
-@dataclass(frozen=True)
-class PhotoTaken:
-    photo: Photo  # read, upright and downscaled; being prepared for questions next
-
-
-@dataclass(frozen=True)
-class Queued:
-    ahead: int  # questions before this one (the one running included)
-
-
-@dataclass(frozen=True, eq=False)
-class Heard:
-    check: SpeechCheck  # length, loudness, whether a voice was heard
-    recording: Recording  # the decoded samples
-
-    def spectrogram_png(self) -> bytes:
-        """A picture of the recording (its text alternative is ``check.describe()``)."""
-        from .audio import spectrogram_png
-
-        return spectrogram_png(self.recording.samples)
-
-
-@dataclass(frozen=True)
-class Transcribed:
-    transcript: Transcript
-
-
-@dataclass(frozen=True)
-class Asked:
-    question: str  # the question as the model gets it: typed, or heard
-    language: str  # the question's language, detected once
-
-
-@dataclass(frozen=True)
-class AnswerText:
-    text: str  # the next piece of the answer
-
-
-@dataclass(frozen=True)
-class AnswerAudio:
-    speech: Speech
-    index: int  # 0 for the first sentence
-    text: str  # the sentence spoken
-
-
-@dataclass
-class Answer:
-    question: str
-    language: str  # language of the answer (and of its speech)
-    text: str
-    question_language: str = ""  # language of the question
-    speech: Speech | None = None  # the whole answer as one clip
-    transcript: Transcript | None = None  # when the question was spoken
-    speech_error: str = ""  # when no voice could speak; the text is still there
-    engines: dict[str, str] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)  # seconds, from the end of the question
-
-
-@dataclass(frozen=True)
-class Done:
-    answer: Answer
-
-
-Event = Union[Loading, PhotoTaken, Queued, Heard, Transcribed, Asked, AnswerText, AnswerAudio, Done]
-
-
-# --- the front door ------------------------------------------------------------------------
 class Pipeline:
     """SeeSay on the models of one process (:class:`~core.engines.Models`), for any number of visitors."""
 
     def __init__(self, settings: Settings, models: Models | None = None) -> None:
         self.settings = settings
         self.models = models or Models(settings)
+        self._readings: OrderedDict[str, Reading | SeeSayError] = OrderedDict()
+        self._readings_lock = threading.Lock()
 
-    def take_photo(self, data: bytes, choices: Choices = Choices(), *, spoken: bool = True) -> Iterator[Event]:
-        """Read a photo (raises ImageError), then prepare it for questions on the shared model.
+    # -- photos ----------------------------------------------------------------------------------
+    def take_photo(self, data: bytes, choices: Choices = Choices(), *, spoken: bool = True,
+                   anyway: bool = False) -> Iterator[Event]:
+        """Read a photo (raises ImageError), check its quality, then get it ready for questions.
 
-        On a fresh process every model a question about it can need (speech recognition too when
-        questions may be ``spoken``) is loaded here, so that loading is said once, before the first
-        work it delays. A model that cannot be loaded does not stop the
-        photo: the reason is said when a question needs that model.
+        A photo too flawed to answer well gets its guidance (``Checked``) and nothing more, unless
+        ``anyway``: no model runs before the person hears it. Otherwise, on a fresh process, every
+        model a question can need (speech recognition too when questions may be ``spoken``) is
+        loaded here, so that loading is said once, before the first work it delays; the model
+        reads the photo ahead of the question, and the text reader reads its text. A model that
+        cannot be loaded does not stop the photo: the reason is said when a question needs it.
         """
         from .images import load_photo
+        from .quality import check_quality
 
         conf = self.settings
         photo = load_photo(data, max_bytes=conf.max_image_bytes, max_pixels=conf.max_image_pixels,
                            max_side=conf.image_max_side)
         yield PhotoTaken(photo)
+        quality = check_quality(photo.image, photo.original_size)
+        yield Checked(quality)
+        if not quality.ok and not anyway:
+            return
         waiting = self.models.unloaded(choices, spoken=spoken, speak=choices.speak)
         if waiting:
             yield Loading(tuple(waiting))
@@ -160,8 +111,29 @@ class Pipeline:
             vlm = None
         if vlm is not None:
             yield from prepare(Engines(vlm=vlm, lock=self.models.lock), photo)
+        reading = self.reading(photo)
+        if not isinstance(reading, SeeSayError):
+            yield TextRead(reading, self._advice(reading))
         self.models.preload(choices, spoken=spoken, speak=choices.speak)
 
+    def reading(self, photo: Photo) -> Reading | SeeSayError:
+        """The text in ``photo`` (read once, then kept), or the error that kept the text reader from it."""
+        with self._readings_lock:
+            if photo.key in self._readings:
+                self._readings.move_to_end(photo.key)
+                return self._readings[photo.key]
+        try:
+            found: Reading | SeeSayError = self.models.ocr().read(photo.image)
+        except SeeSayError as error:  # the text reader is missing or failed: answers go on without it
+            log.warning("text reading failed: %s", error.message)
+            found = error
+        with self._readings_lock:
+            self._readings[photo.key] = found
+            while len(self._readings) > KEPT_READINGS:
+                self._readings.popitem(last=False)
+        return found
+
+    # -- questions -------------------------------------------------------------------------------
     def ask(self, photo: Photo, question: Union[str, bytes], history: Sequence[Turn] = (),
             choices: Choices = Choices(), *, detail: bool = False, max_tokens: int | None = None,
             min_tokens: int = 0) -> Iterator[Event]:
@@ -172,159 +144,82 @@ class Pipeline:
         if waiting:
             yield Loading(tuple(waiting))
         engines, voice_problem = self.models.engines(choices, spoken=spoken)
-        for event in ask(engines, photo, bytes(question) if spoken else question, history, options):
-            if isinstance(event, Done) and voice_problem and options.speak and not event.answer.speech_error:
-                event.answer.speech_error = voice_problem
+        reading = self.reading(photo)
+        notes, before = [], []
+        if isinstance(reading, SeeSayError):
+            before.append(TEXT_READER_DOWN)
+        elif reading.has_text:
+            notes.append(reference_note(reading.text))
+        events = ask(engines, photo, bytes(question) if spoken else question, history, options,
+                     notes=notes, before=before)
+        yield from self._with_voice_problem(events, voice_problem, options)
+
+    def quick(self, photo: Photo, name: str, history: Sequence[Turn] = (),
+              choices: Choices = Choices()) -> Iterator[Event]:
+        """A quick question (:data:`core.quick.QUICK`); "read" is answered by the text reader."""
+        asked = quick(name)
+        if asked.name != "read":
+            yield from self.ask(photo, asked.prompt, history, choices, detail=asked.detail)
+            return
+        reading = self.reading(photo)
+        if isinstance(reading, SeeSayError):  # the model reads instead, and the person is told so
+            options = ask_options(self.settings, choices, detail=True)
+            waiting = self.models.unloaded(choices, spoken=False, speak=options.speak)
+            if waiting:
+                yield Loading(tuple(waiting))
+            engines, voice_problem = self.models.engines(choices, spoken=False)
+            events = ask(engines, photo, READ_BY_MODEL, history, options, before=[TEXT_READER_DOWN])
+            yield from self._with_voice_problem(events, voice_problem, options)
+            return
+        yield from self._read_aloud(photo, asked.label, reading, choices)
+
+    def _read_aloud(self, photo: Photo, label: str, reading: Reading, choices: Choices) -> Iterator[Event]:
+        """The text reader's words, exactly as found (or that there are none), spoken like an answer."""
+        from .ocr import NO_TEXT
+        from .speaker import Speaker
+
+        t0 = time.perf_counter()
+        options = ask_options(self.settings, choices)
+        voice, problem = self.models.voice_for(choices) if options.speak else (None, "")
+        yield Asked(label, "en")
+        text = reading.text if reading.has_text else NO_TEXT
+        advice = [a.guidance for a in self._advice(reading)]
+        answer = Answer(question=label, language="en", text=text, question_language="en",
+                        engines={"ocr": reading.engine}, remarks=tuple(Remark(a, after=True) for a in advice))
+        yield AnswerText(text)
+        yield from answer.remarks
+        if voice is not None:
+            speaker = Speaker(voice, "en")
+            for line in [*text.splitlines(), *advice]:
+                if line.strip():
+                    speaker.say(line)
+            for index, sentence, speech in speaker.finish():
+                answer.timings.setdefault("first_audio", time.perf_counter() - t0)
+                yield AnswerAudio(speech, index, sentence)
+            answer.speech, answer.speech_error = speaker.joined(), speaker.error
+            if answer.speech is not None:
+                answer.engines["tts"] = answer.speech.engine
+        elif options.speak:
+            answer.speech_error = problem
+        answer.timings["total"] = time.perf_counter() - t0
+        yield Done(answer)
+
+    def _advice(self, reading: Reading) -> tuple:
+        from .ocr import framing
+
+        return framing(reading) if reading.has_text else ()
+
+    @staticmethod
+    def _with_voice_problem(events: Iterator[Event], problem: str, options: AskOptions) -> Iterator[Event]:
+        for event in events:
+            if isinstance(event, Done) and problem and options.speak and not event.answer.speech_error:
+                event.answer.speech_error = problem
             yield event
 
+    # -- speech on demand --------------------------------------------------------------------------
     def speak(self, text: str, language: str, choices: Choices = Choices()) -> Speech:
         """``text`` in the visitor's voice (the offline voice if that fails). Raises SpeechSynthesisError."""
         voice, problem = self.models.voice_for(choices)
         if voice is None:
             raise SpeechSynthesisError("No voice could speak just now.", problem or "The text is on the page.")
         return voice.synthesize(text, language)
-
-
-# --- the work, on engines passed in ----------------------------------------------------------
-def prepare(engines: Engines, photo: Photo) -> Iterator[Event]:
-    """Encode the photo ahead of the question, on the shared model, in its turn (the model keeps its prefix)."""
-    preparing = getattr(engines.vlm, "prepare", None)
-    if preparing is None:
-        return
-    ticket = engines.lock.take()
-    try:
-        ahead = engines.lock.ahead(ticket)
-        while ahead:
-            yield Queued(ahead)
-            ahead = engines.lock.wait(ticket, ahead)
-        preparing(photo)
-    finally:
-        engines.lock.release(ticket)
-
-
-def _question_text(question: str, options: AskOptions) -> str:
-    text = " ".join(question.split())
-    if not text:
-        raise QuestionError("Your question is empty.", "Please type or say a question about the photo.")
-    if len(text) > options.max_question_chars:
-        raise QuestionError(
-            f"Your question is {len(text)} characters long, more than the {options.max_question_chars} I can take.",
-            "Please ask a shorter question.",
-        )
-    return text
-
-
-def _hear(engines: Engines, recording: bytes, options: AskOptions, timings: dict) -> Iterator[Event]:
-    """Decode and check the recording once, then transcribe it. Yields Heard, Transcribed; returns the transcript."""
-    from . import audio
-
-    if engines.stt is None:
-        raise NoSpeechError("Spoken questions are not available right now.", "Please type your question.")
-    t = time.perf_counter()
-    rec = audio.decode_audio(recording, max_seconds=options.max_audio_seconds, min_seconds=0.0)
-    check = audio.check_speech(rec.samples)
-    timings["decode"] = time.perf_counter() - t
-    yield Heard(check, rec)  # even a recording that is too short or silent gets its picture and description
-    audio.require_length(rec, options.min_audio_seconds)
-    audio.require_speech(rec, check)
-    t = time.perf_counter()
-    transcript = engines.stt.transcribe(rec.samples)
-    timings["transcribe"] = time.perf_counter() - t
-    if not transcript.text.strip() or (transcript.no_speech_prob > NO_SPEECH_THRESHOLD and len(transcript.text) < 8):
-        raise NoSpeechError(
-            "I could not make out a question in that recording.",
-            "Please try again a little closer to the microphone, or type your question.",
-        )
-    yield Transcribed(transcript)
-    return transcript
-
-
-def ask(
-    engines: Engines,
-    photo: Photo,
-    question: Union[str, bytes],
-    history: Sequence[Turn] = (),
-    options: AskOptions = AskOptions(),
-) -> Iterator[Event]:
-    """Answer ``question`` (text, or the bytes of a recording) about ``photo``. See the module's doc."""
-    from .language import detect_language, language_name
-
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-    transcript = None
-    if isinstance(question, (bytes, bytearray)):
-        transcript = yield from _hear(engines, bytes(question), options, timings)
-        text = _question_text(transcript.text, options)
-        asked_in = transcript.language
-    else:
-        text = _question_text(question, options)
-        asked_in = detect_language(text)
-    yield Asked(text, asked_in)
-    timings["transcript"] = time.perf_counter() - t0
-    language = options.language or asked_in
-    notes = [language_note(language_name(options.language))] if options.language else []
-
-    answer = Answer(question=text, language=language, text="", question_language=asked_in, transcript=transcript)
-    answer.engines = {"vlm": engines.vlm.name}
-    if transcript is not None:
-        answer.engines["stt"] = transcript.engine
-
-    speaker = Speaker(engines.tts, language) if (options.speak and engines.tts) else None
-    ticket = engines.lock.take()
-    try:
-        ahead = engines.lock.ahead(ticket)
-        while ahead:
-            yield Queued(ahead)
-            ahead = engines.lock.wait(ticket, ahead)
-        timings["queued"] = time.perf_counter() - t0 - timings["transcript"]
-        t_gen = time.perf_counter()
-        pending = ""
-        pieces = engines.vlm.stream(photo, list(history), text, max_new_tokens=options.max_new_tokens,
-                                    min_new_tokens=options.min_new_tokens, notes=notes)
-        for piece in pieces:
-            if not piece:
-                continue
-            if "first_token" not in timings:
-                timings["first_token"] = time.perf_counter() - t0
-            answer.text += piece
-            yield AnswerText(piece)
-            if speaker:
-                sentences, pending = split_sentences(pending + piece)
-                for sentence in sentences:
-                    speaker.say(sentence)
-                yield from _clips(speaker.ready(), timings, t0)
-        timings["generate"] = time.perf_counter() - t_gen
-    except BaseException:
-        if speaker:
-            speaker.close()  # the model failed or the person left: stop speaking
-        raise
-    finally:
-        engines.lock.release(ticket)
-
-    answer.text = answer.text.strip()
-    if not answer.text:
-        if speaker:
-            speaker.close()
-        raise GenerationError("I could not come up with an answer.", "Please ask again, perhaps in other words.")
-    if speaker:
-        rest = pending.strip()
-        if rest:
-            speaker.say(rest)
-        yield from _clips(speaker.finish(), timings, t0)
-        answer.speech, answer.speech_error = speaker.joined(), speaker.error
-        if answer.speech is not None:
-            answer.engines["tts"] = answer.speech.engine
-    timings["total"] = time.perf_counter() - t0
-    answer.timings = timings
-    if log.isEnabledFor(logging.INFO):
-        log.info("answered in %.2fs (%s)", timings["total"],
-                 ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()))
-    if options.log_content:  # only when debugging is switched on: this is the person's own words
-        log.info("question (%s): %r; answer: %r", language, text, answer.text)
-    yield Done(answer)
-
-
-def _clips(ready: Iterator[tuple[int, str, Speech]], timings: dict, t0: float) -> Iterator[AnswerAudio]:
-    for index, sentence, speech in ready:
-        timings.setdefault("first_audio", time.perf_counter() - t0)
-        yield AnswerAudio(speech, index, sentence)

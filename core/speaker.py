@@ -47,9 +47,11 @@ class Speaker:
         self.clips: list[Speech] = []
         self.error = ""
 
-    def say(self, sentence: str) -> None:
+    def say(self, sentence: str, language: str | None = None) -> None:
+        """Queue ``sentence`` (in the answer's language unless ``language`` says otherwise)."""
         if not self.error:
-            self.queue.append((sentence, self.pool.submit(self.tts.synthesize, sentence, self.language)))
+            self.queue.append((sentence, self.pool.submit(self.tts.synthesize, sentence,
+                                                          language or self.language)))
 
     def ready(self) -> Iterator[tuple[int, str, Speech]]:
         yield from self._take(wait=False)

@@ -1,10 +1,10 @@
-"""Describe a photo: take or choose one, hear a short description, ask for more detail."""
+"""Describe a photo: take or choose one, hear a short description, ask for more detail or a quick question."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.pipeline import DESCRIBE, DESCRIBE_DETAIL
+from core.pipeline import DESCRIBE, DESCRIBE_DETAIL, QUICK
 from ui import asking, page, widgets
 from ui.render import LAST_ANSWER_ID, guard, show_answer, show_photo, show_speech
 from ui.state import Kind, session
@@ -14,6 +14,7 @@ st.title("Describe a photo", anchor=False)
 if conf is None:
     st.stop()
 s = session()
+QUICK_HERE = ("read", "colours", "people", "ahead")
 
 arrived = widgets.photo_inputs("describe")
 new_photo = False
@@ -22,6 +23,12 @@ if arrived is not None:
         asking.take_photo(arrived)
         new_photo = True
 
+
+def describe_anyway() -> None:
+    s.anyway = True
+    st.session_state["describe-now"] = True
+
+
 st.header("Description", anchor=False)
 if s.photo is None:
     st.markdown("No photo yet. Take or choose one above, and SeeSay describes it out loud.")
@@ -29,22 +36,32 @@ if s.photo is None:
 
 photo_slot = st.empty()
 show_photo(s, s.photo.key, photo_slot)
-descriptions = [e for e in s.conversation_entries() if e.kind.is_description]
-asking_more = bool(st.session_state.get("more-detail"))  # the button below, pressed
-for i, entry in enumerate(descriptions):
-    latest = i == len(descriptions) - 1 and not (new_photo or asking_more)
-    st.subheader("Short description" if entry.kind == Kind.DESCRIBE else "Detailed description", anchor=False)
-    show_answer(entry.answer, entry.language, element_id=LAST_ANSWER_ID if latest else "")
+entries = s.conversation_entries()
+pressed = {name for name in QUICK_HERE if st.session_state.get(f"describe-quick-{name}")}
+busy = new_photo or bool(st.session_state.get("more-detail")) or bool(pressed) or \
+    bool(st.session_state.get("describe-now"))  # an answer is coming in this run
+for i, entry in enumerate(entries):
+    latest = i == len(entries) - 1 and not busy
+    heading = {Kind.DESCRIBE: "Short description", Kind.DETAIL: "Detailed description"}.get(entry.kind)
+    st.subheader(heading or widgets.entry_heading(entry, i + 1), anchor=False)
+    show_answer(entry.answer, entry.language, element_id=LAST_ANSWER_ID if latest else "", remarks=entry.remarks)
     if latest:
         show_speech(entry)
 
+if s.flawed:
+    asking.show_guidance()
+    st.markdown("**Describe anyway** describes this photo as it is.")
+    st.button("Describe anyway", key="describe-anyway", on_click=describe_anyway)
 area = st.container()
-st.markdown("**More detail** asks for a longer description, with any writing read out word for word.")
-more = st.button("More detail", key="more-detail")
+more = False
+if any(e.kind == Kind.DESCRIBE for e in entries):
+    st.markdown("**More detail** asks for a longer description, with any writing read out word for word.")
+    more = st.button("More detail", key="more-detail")
+quick = widgets.quick_buttons("describe", QUICK_HERE)
 st.page_link("pages/2_Ask_by_voice.py", label="Ask a question about this photo")
 
 with guard(area):
-    if new_photo:
+    if (new_photo and not s.flawed) or st.session_state.pop("describe-now", False):
         area.subheader("Short description", anchor=False)
         asking.answer(DESCRIBE, kind=Kind.DESCRIBE, target=area)
         show_photo(s, s.photo.key, photo_slot)  # its alt text is the description now
@@ -52,3 +69,7 @@ with guard(area):
     elif more:
         area.subheader("Detailed description", anchor=False)
         asking.answer(DESCRIBE_DETAIL, kind=Kind.DETAIL, detail=True, target=area)
+    elif quick:
+        s.anyway = True  # a question asked after the guidance: the person chose to go on
+        area.subheader(QUICK[quick].label, anchor=False)
+        asking.answer(quick, kind=Kind.QUICK, target=area)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.pipeline import QUICK
 from ui import asking, browser, page, widgets
 from ui.render import guard, show_photo
 from ui.state import Kind, Pending, session
@@ -20,17 +21,27 @@ def new_photo() -> None:
     browser.announce_later("The photo and the conversation are cleared. Take or choose a new photo.")
 
 
+def answer_anyway() -> None:
+    s.anyway = True
+
+
 # --- the photo (shared with the Describe page) --------------------------------------------------
 if s.photo is None:
     arrived = widgets.photo_inputs("ask")
     if arrived is not None:
         with guard():
             asking.take_photo(arrived)
-            st.success("Photo received. Your question is answered below." if s.pending else
-                       "Photo received. Now ask your question below.")
+            if not s.flawed:
+                st.success("Photo received. Your question is answered below." if s.pending else
+                           "Photo received. Now ask your question below.")
 if s.photo is not None:
     st.header("Your photo", anchor=False)
     show_photo(s, s.photo.key)
+    if s.flawed:
+        asking.show_guidance()
+        if s.pending:
+            st.markdown("**Answer anyway** answers the question you asked about this photo as it is.")
+            st.button("Answer anyway", key="answer-anyway", on_click=answer_anyway)
     st.markdown("**New photo** forgets this photo and this conversation (your history keeps them).")
     st.button("New photo", on_click=new_photo)
 
@@ -46,16 +57,23 @@ with st.form("typed-question", border=False):
     st.text_input("Or type your question", key=text_key, max_chars=conf.max_question_chars,
                   placeholder="For example: what colour is the shirt?")
     typed = st.form_submit_button("Ask")
+quick = widgets.quick_buttons("ask", tuple(QUICK))
 
-questions: list[Pending] = []  # to answer in this run: those that waited for the photo, then a new one
-if s.photo is not None:
-    questions, s.pending = s.pending, []
+new: list[Pending] = []  # asked in this run
 if recording is not None:
     data = recording.getvalue()
     if s.is_new(f"ask-recording-{s.round}", data):
-        questions.append(Pending(data, Kind.VOICE))
+        new.append(Pending(data, Kind.VOICE))
 if typed:
-    questions.append(Pending(st.session_state.get(text_key, ""), Kind.TYPED))
+    new.append(Pending(st.session_state.get(text_key, ""), Kind.TYPED))
+if quick:
+    new.append(Pending(quick, Kind.QUICK))
+if new and s.photo is not None:
+    s.anyway = True  # asked after hearing the photo's guidance: the person chose to go on
+questions: list[Pending] = []  # to answer in this run: those that waited for the photo, then the new ones
+if s.photo is not None and not s.flawed:
+    questions, s.pending = s.pending, []
+questions += new
 
 # --- the conversation ---------------------------------------------------------------------------
 st.header("Conversation", anchor=False)
@@ -65,18 +83,15 @@ if not entries and not questions:
                 "Take or choose a photo first, then ask about it.")
 asked = 0
 for i, entry in enumerate(entries, start=1):
-    if entry.kind.is_description:
-        heading = "Description" if entry.kind == Kind.DESCRIBE else "Detailed description"
-    else:
-        asked += 1
-        heading = f"Question {asked}"
-    widgets.show_entry(entry, heading=heading, play=(i == len(entries) and not questions))
+    asked += not entry.kind.is_description
+    widgets.show_entry(entry, heading=widgets.entry_heading(entry, asked), play=(i == len(entries) and not questions))
 
 answered_typed = False
 for question in questions:
     area = st.container()
     asked += 1
-    area.subheader(f"Question {asked}", anchor=False)
+    area.subheader(QUICK[question.question].label if question.kind == Kind.QUICK else f"Question {asked}",
+                   anchor=False)
     with guard(area):
         entry = asking.answer(question.question, kind=question.kind, target=area)
         answered_typed |= entry is not None and question.kind == Kind.TYPED

@@ -69,7 +69,7 @@ with guard():
         show_photo(s, group[0].photo_key)
         for entry in group:
             count += 1
-            label = "description" if entry.kind in ("describe", "detail") else "question"
+            label = "description" if entry.kind.is_description else "question"
             widgets.show_entry(entry, heading=f"{count}. A {label} at {entry.asked_at[11:16]}")
             st.button("Delete this question and answer", key=f"delete-{entry.id}",
                       on_click=delete_one, args=(entry.id,))

@@ -14,14 +14,14 @@ from typing import Optional, Union
 
 import streamlit as st
 
-from core.pipeline import (AnswerAudio, AnswerText, Asked, Done, Heard, Loading, PhotoTaken, Queued,
-                           Transcribed)
+from core.pipeline import (AnswerAudio, AnswerText, Asked, Checked, Done, Heard, Loading, PhotoTaken, Queued,
+                           Remark, Transcribed)
 
 from . import browser, resources
-from .render import LAST_ANSWER_ID, answer_html, question_html, show_speech
+from .render import LAST_ANSWER_ID, answer_html, question_html, show_speech, speak_message
 from .state import Entry, Kind, Pending, session
 
-__all__ = ["take_photo", "answer", "answer_pending", "LOADING", "WAITING_FOR_PHOTO"]
+__all__ = ["take_photo", "show_guidance", "answer", "answer_pending", "LOADING", "WAITING_FOR_PHOTO"]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,11 @@ class _Status:
 
 
 def take_photo(data: bytes, target=None) -> None:
-    """Make ``data`` the current photo (raises ImageError) and prepare it for questions."""
+    """Make ``data`` the current photo (raises ImageError) and get it ready for questions.
+
+    A photo too flawed to answer well gets its guidance first, shown, announced and spoken; the
+    models wait until the person asks anyway (``Session.flawed``).
+    """
     s = session()
     status = _Status(target or st)
     try:
@@ -65,18 +69,32 @@ def take_photo(data: bytes, target=None) -> None:
                 s.set_photo(event.photo)
                 browser.stop()
                 browser.announce("Photo received.")
+            elif isinstance(event, Checked):
+                s.quality = event.quality
+                if not event.quality.ok:
+                    browser.announce(event.quality.guidance)
+                    if s.prefs.auto_speak:
+                        speak_message(event.quality.guidance)
             else:
                 status.show(event)
     finally:
         status.clear()
 
 
+def show_guidance(target=None) -> None:
+    """The current photo's quality guidance, on the page (it was said when the photo came)."""
+    s = session()
+    if s.flawed:
+        (target or st).warning(s.quality.guidance)
+
+
 def answer(question: Union[str, bytes], *, kind: Kind, detail: bool = False,
            target=None) -> Optional[Entry]:
     """Ask about the current photo and show the answer as it comes. Raises SeeSayError.
 
-    Without a photo yet (it may still be on its way from the phone), the question is kept and
-    answered by :func:`answer_pending` when the photo arrives; None is returned then.
+    ``question`` is the typed text, a recording's bytes, or (``kind`` QUICK) a quick question's
+    name. Without a photo yet (it may still be on its way from the phone), the question is kept
+    and answered by :func:`answer_pending` when the photo arrives; None is returned then.
     """
     s = session()
     area = target or st.container()
@@ -93,9 +111,14 @@ def answer(question: Union[str, bytes], *, kind: Kind, detail: bool = False,
         browser.new_answer(answer_id)
     question_slot, status, text_slot = area.empty(), _Status(area), area.empty()
     opening = "Recording received. Listening…" if spoken else "Thinking…"
-    text, language, heard = "", choices.language or "en", None
+    text, language, heard, remarks = "", choices.language or "en", None, []
+    pipeline = resources.pipeline()
+    if kind == Kind.QUICK:
+        events = pipeline.quick(photo, str(question), s.turns(), choices)
+    else:
+        events = pipeline.ask(photo, question, s.turns(), choices, detail=detail)
     try:
-        for event in resources.pipeline().ask(photo, question, s.turns(), choices, detail=detail):
+        for event in events:
             if isinstance(event, (Loading, Queued)):
                 status.show(event)
                 continue
@@ -109,17 +132,21 @@ def answer(question: Union[str, bytes], *, kind: Kind, detail: bool = False,
             elif isinstance(event, Asked):
                 language = choices.language or event.language
                 question_slot.html(question_html(event.question, event.language))
+            elif isinstance(event, Remark):
+                remarks.append(event)
+                text_slot.html(answer_html(text, language, remarks=remarks))
             elif isinstance(event, AnswerText):
                 if not text:
                     status.clear()
                 text += event.text
-                text_slot.html(answer_html(text, language))
+                text_slot.html(answer_html(text, language, remarks=remarks))
             elif isinstance(event, AnswerAudio):
                 browser.play(event.speech.audio, event.speech.mime, answer=answer_id, index=event.index,
                              autoplay=choices.speak)
             elif isinstance(event, Done):
                 result = event.answer
-                text_slot.html(answer_html(result.text, result.language, element_id=LAST_ANSWER_ID))
+                text_slot.html(answer_html(result.text, result.language, element_id=LAST_ANSWER_ID,
+                                           remarks=result.remarks))
                 entry = s.add_entry(kind=kind, answer=result, photo_key=photo.key)
                 show_speech(entry, area)
                 browser.announce("Answer ready.")
@@ -135,7 +162,7 @@ def answer_pending(target=None) -> Optional[Entry]:
     """Answer the questions that came before the photo (now there), oldest first; returns the last entry."""
     s = session()
     entry = None
-    while s.pending and s.photo is not None:
+    while s.pending and s.photo is not None and not s.flawed:
         waiting = s.pending.pop(0)
         entry = answer(waiting.question, kind=waiting.kind, target=target)
     return entry

@@ -54,9 +54,18 @@ def plain(text: str) -> str:
     return html.escape(_CONTROL.sub("", text))
 
 
-def answer_html(text: str, language: str, *, element_id: str = "") -> str:
+def answer_html(text: str, language: str, *, element_id: str = "", remarks=()) -> str:
+    """The answer as plain text in its language; ``remarks`` (core Remark events, in SeeSay's English)
+    go before or after it, as they were said."""
     id_attr = f' id="{html.escape(element_id)}"' if element_id else ""
-    return f'<div class="seesay-answer"{id_attr}{lang_attrs(language)}>{plain(text)}</div>'
+    answer = f'<div class="seesay-answer"{id_attr}{lang_attrs(language)}>{plain(text)}</div>'
+    before = "".join(_remark_html(r.text) for r in remarks if not r.after)
+    after = "".join(_remark_html(r.text) for r in remarks if r.after)
+    return before + answer + after
+
+
+def _remark_html(text: str) -> str:
+    return f'<p class="seesay-remark" lang="en">{plain(text)}</p>'
 
 
 def question_html(text: str, language: str) -> str:
@@ -64,8 +73,8 @@ def question_html(text: str, language: str) -> str:
             f'<span{lang_attrs(language)}>{plain(text)}</span></p>')
 
 
-def show_answer(text: str, language: str, target=None, *, element_id: str = "") -> None:
-    (target or st).html(answer_html(text, language, element_id=element_id))
+def show_answer(text: str, language: str, target=None, *, element_id: str = "", remarks=()) -> None:
+    (target or st).html(answer_html(text, language, element_id=element_id, remarks=remarks))
 
 
 def show_question(text: str, language: str, target=None) -> None:

@@ -77,6 +77,7 @@ class Kind(str, enum.Enum):
     DETAIL = "detail"  # "More detail"
     VOICE = "voice"  # a recorded question
     TYPED = "typed"  # a typed question
+    QUICK = "quick"  # a quick question's button ("Read the text", ...): SeeSay's prompt, the person's choice
 
     @property
     def is_description(self) -> bool:
@@ -97,6 +98,7 @@ class Entry:
     language: str  # language of the answer
     asked_at: str  # ISO time, local to the server
     question_language: str = "en"  # language of the question (detected once, when it was asked)
+    remarks: tuple = ()  # core Remark events said with the answer (notes before it, advice after it)
     speech: Optional[bytes] = None  # the whole answer as one clip
     speech_mime: str = ""
     engines: dict = field(default_factory=dict)  # stage -> engine that did it
@@ -108,7 +110,7 @@ class Entry:
 class Pending:
     """A question that came before its photo had arrived: answered as soon as the photo is there."""
 
-    question: Union[str, bytes]  # typed text, or a recording's bytes
+    question: Union[str, bytes]  # typed text, a recording's bytes, or a quick question's name
     kind: Kind
 
 
@@ -126,6 +128,8 @@ class Session:
     seen: dict[str, str] = field(default_factory=dict)  # widget key -> digest of the bytes handled
     recording_view: Optional[tuple] = None  # (spectrogram PNG, text alternative) of the last recording
     pending: list[Pending] = field(default_factory=list)  # questions waiting for their photo, in order
+    quality: Any = None  # the current photo's core Quality; its guidance is said before any answer
+    anyway: bool = False  # the person chose to have the current photo answered despite its flaws
     sent: list = field(default_factory=list)  # commands sent to the browser (clips without audio)
     said: set = field(default_factory=set)  # keys of the one-time announcements already made
     later: list = field(default_factory=list)  # announcements waiting for the next run
@@ -136,6 +140,7 @@ class Session:
     def set_photo(self, photo: Any) -> PhotoRecord:
         """Make ``photo`` the current one: a new photo starts a new conversation."""
         self.photo = photo
+        self.quality, self.anyway = None, False
         self.conversation += 1
         record = self.photos.get(photo.key)
         if record is None:
@@ -146,6 +151,7 @@ class Session:
     def clear_photo(self) -> None:
         """"New photo": forget the current photo and conversation (the history stays)."""
         self.photo = None
+        self.quality, self.anyway = None, False
         self.conversation += 1
         self.round += 1
 
@@ -169,7 +175,7 @@ class Session:
             asked_at=dt.datetime.now().isoformat(timespec="seconds"),
             speech=answer.speech.audio if answer.speech is not None else None,
             speech_mime=answer.speech.mime if answer.speech is not None else "",
-            engines=dict(answer.engines), speech_error=answer.speech_error,
+            engines=dict(answer.engines), speech_error=answer.speech_error, remarks=tuple(answer.remarks),
         )
         self.next_id += 1
         self.entries.append(entry)
@@ -177,6 +183,11 @@ class Session:
         if record is not None and not record.description and entry.kind.is_description:
             record.description = answer.text
         return entry
+
+    @property
+    def flawed(self) -> bool:
+        """True while the current photo's quality guidance stands and the person has not chosen to go on."""
+        return self.quality is not None and not self.quality.ok and not self.anyway
 
     def keep_recording_view(self, heard: "Heard") -> None:
         """Keep a picture of the last recording and its text description, for the page."""

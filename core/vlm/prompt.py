@@ -25,6 +25,7 @@ __all__ = [
     "common_prefix_length",
     "detect_system_role",
     "language_note",
+    "reference_note",
     "strip_control_tokens",
 ]
 
@@ -51,6 +52,13 @@ class Turn:
 def language_note(language_name: str) -> str:
     """The note that asks for answers in ``language_name`` ("French"), whatever the question's language."""
     return f"Answer in {language_name}."
+
+
+def reference_note(text: str, limit: int = 80) -> str:
+    """The note that gives the model the words the text reader found, as LLaVA-1.5's TextVQA
+    evaluation gives them ("Reference OCR token: ..."); at most ``limit`` words."""
+    words = text.split()
+    return "Reference OCR token: " + ", ".join(words[:limit])
 
 
 def build_messages(history: Sequence[Turn], question: str, *, system_prompt: str,

@@ -75,11 +75,20 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 #: Installed in every tab before the app loads. It writes down every "playing", "pause" and
 #: "ended" of any <audio> (so a test can tell that a clip played even after it finished or was
-#: stopped) and every text SeeSay's live region shows (the observer is in place before the region
-#: is even created, so nothing said early is missed).
+#: stopped), every text SeeSay's live region shows (the observer is in place before the region
+#: is even created, so nothing said early is missed), and what every getUserMedia call asks the
+#: browser for (as the page hands it over, after SeeSay's own script has had its say).
 RECORD_EVENTS = """
 window.__audioEvents = [];
 window.__liveLog = [];
+window.__cameraRequests = [];
+if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+  const ask = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (constraints) => {
+    window.__cameraRequests.push(JSON.parse(JSON.stringify(constraints || {})));
+    return ask(constraints);
+  };
+}
 for (const type of ["playing", "pause", "ended"]) {
   document.addEventListener(type, (event) => {
     const a = event.target;

@@ -18,7 +18,7 @@
  */
 (function () {
   "use strict";
-  var VERSION = 1;
+  var VERSION = 2;
   if (window.SeeSay && window.SeeSay.version === VERSION) {
     return;
   }
@@ -30,6 +30,27 @@
     Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]); });
     if (text) { node.textContent = text; }
     return node;
+  }
+
+  // --- the camera: the back lens first ---------------------------------------------------------
+  // Streamlit's camera asks for the front (selfie) lens and, on phones, offers "Switch camera". A
+  // blind person points the back of the phone at what they want to know about, so SeeSay swaps the
+  // two lenses in every camera request: the camera opens on the back lens and "Switch camera" turns
+  // to the front one and back again. Installed first, before any camera asks for a stream. Where a
+  // device has one camera, the browser uses it whichever way it faces (facingMode is a preference).
+  var media = navigator.mediaDevices;
+  if (media && media.getUserMedia && !media.getUserMedia.seesay) {
+    var askCamera = media.getUserMedia.bind(media);
+    var backFirst = function (constraints) {
+      var video = constraints && constraints.video;
+      if (video && typeof video === "object" && (video.facingMode === "user" || video.facingMode === "environment")) {
+        var swapped = Object.assign({}, video, {facingMode: video.facingMode === "user" ? "environment" : "user"});
+        constraints = Object.assign({}, constraints, {video: swapped});
+      }
+      return askCamera(constraints);
+    };
+    backFirst.seesay = true;
+    media.getUserMedia = backFirst;
   }
 
   // --- the live region ------------------------------------------------------------------------
@@ -233,6 +254,16 @@
           node.setAttribute("aria-label", wanted);
         }
       });
+    });
+    // st.camera_input hides its visible label from screen readers (aria-hidden inside the label):
+    // the camera becomes a group named with that label's text, so "Camera" is heard with the
+    // Switch camera and Take photo buttons.
+    document.querySelectorAll("[data-testid='stCameraInput']").forEach(function (camera) {
+      var label = camera.querySelector("[data-testid='stWidgetLabel']");
+      var name = label ? (label.textContent || "").trim() : "";
+      if (!name) { return; }
+      if (camera.getAttribute("role") !== "group") { camera.setAttribute("role", "group"); }
+      if (camera.getAttribute("aria-label") !== name) { camera.setAttribute("aria-label", name); }
     });
     // The uploader's drop zone is a presentation element that takes focus (axe:
     // presentation-role-conflict); its "Browse files" button is what people use.

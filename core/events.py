@@ -1,0 +1,112 @@
+"""What the pipeline tells its caller, as it happens: one frozen dataclass per kind of event.
+
+The app, the command line and the benchmarks read the same events (see :mod:`core.pipeline` for the
+order they come in). :class:`Answer` is the whole of one answer, carried by :class:`Done`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from .audio import Recording, SpeechCheck
+    from .images import Photo
+    from .ocr import Advice, Reading
+    from .quality import Quality
+    from .stt import Transcript
+    from .tts import Speech
+
+__all__ = ["Loading", "PhotoTaken", "Checked", "TextRead", "Queued", "Heard", "Transcribed", "Asked", "Remark",
+           "AnswerText", "AnswerAudio", "Answer", "Done", "Event"]
+
+
+# --- events --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Loading:
+    stages: tuple[str, ...]  # "vlm", "stt", "voice": loaded now, before the work they delay
+
+
+@dataclass(frozen=True)
+class PhotoTaken:
+    photo: Photo  # read, upright and downscaled; being prepared for questions next
+
+
+@dataclass(frozen=True)
+class Checked:
+    quality: Quality  # the photo's quality; when it is not ok, its guidance is said before any model runs
+
+
+@dataclass(frozen=True)
+class TextRead:
+    reading: Reading  # the text found in the photo, in reading order (kept for the questions about it)
+    advice: tuple[Advice, ...] = ()  # how to frame the text better (it runs off an edge, it is too small)
+
+
+@dataclass(frozen=True)
+class Queued:
+    ahead: int  # questions before this one (the one running included)
+
+
+@dataclass(frozen=True, eq=False)
+class Heard:
+    check: SpeechCheck  # length, loudness, whether a voice was heard
+    recording: Recording  # the decoded samples
+
+    def spectrogram_png(self) -> bytes:
+        """A picture of the recording (its text alternative is ``check.describe()``)."""
+        from .audio import spectrogram_png
+
+        return spectrogram_png(self.recording.samples)
+
+
+@dataclass(frozen=True)
+class Transcribed:
+    transcript: Transcript
+
+
+@dataclass(frozen=True)
+class Asked:
+    question: str  # the question as the model gets it: typed, or heard
+    language: str  # the question's language, detected once
+
+
+@dataclass(frozen=True)
+class Remark:
+    text: str  # something the person should hear with the answer: a note, a warning, advice
+    after: bool = False  # said after the answer (advice on what to do next); else before it
+
+
+@dataclass(frozen=True)
+class AnswerText:
+    text: str  # the next piece of the answer
+
+
+@dataclass(frozen=True)
+class AnswerAudio:
+    speech: Speech
+    index: int  # 0 for the first sentence
+    text: str  # the sentence spoken
+
+
+@dataclass
+class Answer:
+    question: str
+    language: str  # language of the answer (and of its speech)
+    text: str
+    question_language: str = ""  # language of the question
+    speech: Speech | None = None  # the whole answer as one clip
+    transcript: Transcript | None = None  # when the question was spoken
+    speech_error: str = ""  # when no voice could speak; the text is still there
+    remarks: tuple[Remark, ...] = ()  # what was said with the answer besides it, before or after it
+    engines: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds, from the end of the question
+
+
+@dataclass(frozen=True)
+class Done:
+    answer: Answer
+
+
+Event = Union[Loading, PhotoTaken, Checked, TextRead, Queued, Heard, Transcribed, Asked, Remark, AnswerText,
+              AnswerAudio, Done]
