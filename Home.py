@@ -6,6 +6,7 @@ import os
 
 import streamlit as st
 
+from core import download
 from core.engines import is_private, voice_name
 from core.errors import SeeSayError
 from ui import page, resources
@@ -48,6 +49,20 @@ with guard():
     else:
         models = resources.pipeline().models
         choices = session().prefs.choices()
+        # First start on a new machine: the models are fetched before they load, with progress in bytes.
+        fetching = st.empty()
+
+        def show_download(progress: download.Progress) -> None:
+            page.announce_once("models-downloading", "SeeSay is downloading its models for the first time. "
+                                                     "This can take several minutes.")
+            fetching.progress(progress.fraction, text=progress.describe())
+
+        try:
+            fetched = download.fetch(conf, show_download)
+            if fetched.downloaded:
+                fetching.success(fetched.describe())
+        except SeeSayError as error:  # the bar stays where the download stopped
+            st.error(error.spoken)
         steps = [
             ("Vision-language model (answers questions about the photo)", models.vlm,
              "vlm", "SEESAY_LLAVA_MODEL"),

@@ -1,8 +1,9 @@
-"""Command line: ``python -m core ask ...`` and ``python -m core make-test-models DIR``.
+"""Command line: ``python -m core ask ...``, ``python -m core download`` and ``python -m core make-test-models DIR``.
 
 ``ask`` runs the whole pipeline on a photo and a spoken, typed or quick question, with the engines
-the ``SEESAY_`` settings choose. Bad input exits with status 2 and the user-facing message; a photo
-too flawed to answer well exits with status 3 and its guidance, unless ``--anyway``.
+the ``SEESAY_`` settings choose. ``download`` fetches, before anyone asks, the models those settings
+use. Bad input, and a model that cannot be had, exit with status 2 and the message a user would hear;
+a photo too flawed to answer well exits with status 3 and its guidance, unless ``--anyway``.
 """
 
 from __future__ import annotations
@@ -99,6 +100,39 @@ def _quality_json(quality) -> dict:
             "measures": {k: round(v, 4) for k, v in quality.measures.items()}}
 
 
+def _download(args: argparse.Namespace) -> int:
+    import time
+
+    from .config import load_settings
+    from .download import fetch, plan
+
+    settings = load_settings()
+    for model in plan(settings):
+        where = {"hub": "from the Hugging Face hub", "whisper": "from openai-whisper's server"}.get(
+            model.source, model.note)
+        print(f"{model.label} ({model.setting}: {model.name or 'default'}): {where}")
+    tty = sys.stdout.isatty()
+    last = {"percent": -1, "time": 0.0, "step": 0}
+
+    def show(progress) -> None:
+        percent = int(100 * progress.fraction)
+        if tty:  # one line, rewritten in place
+            print(f"\r{progress.describe()}\033[K", end="", flush=True)
+            return
+        # a log (docker build, CI): a line every 5% or 30 s, and when a model starts
+        now = time.monotonic()
+        if progress.step != last["step"] or percent >= last["percent"] + 5 or now - last["time"] >= 30 \
+                or (progress.total and progress.done >= progress.total and percent != last["percent"]):
+            last.update(percent=percent, time=now, step=progress.step)
+            print(progress.describe(), flush=True)
+
+    fetched = fetch(settings, show, timeout=args.timeout or None)
+    if tty and fetched.downloaded:
+        print()
+    print(fetched.describe())
+    return 0
+
+
 def _make_test_models(args: argparse.Namespace) -> int:
     from .testmodels import build_all
 
@@ -125,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-tokens", type=int, default=0, help="answer length limit (default SEESAY_MAX_ANSWER_TOKENS)")
     p.add_argument("--min-tokens", type=int, default=0, help=argparse.SUPPRESS)  # benchmarks
     p.set_defaults(func=_ask)
+    d = sub.add_parser("download", help="download the models the SEESAY_ settings use, before anyone asks")
+    d.add_argument("--timeout", type=float, default=0,
+                   help="seconds each request may wait for the server (default SEESAY_NETWORK_TIMEOUT)")
+    d.set_defaults(func=_download)
     m = sub.add_parser("make-test-models", help="build the tiny offline test models")
     m.add_argument("dir", help="folder to build them in")
     m.set_defaults(func=_make_test_models)

@@ -29,14 +29,15 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from .errors import ConfigError, ModelUnavailableError
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Transcript", "SpeechToText", "DecodeOptions", "ENGINES", "CHOICES", "load_stt", "is_ct2_folder"]
+__all__ = ["Transcript", "SpeechToText", "DecodeOptions", "ENGINES", "CHOICES", "load_stt", "is_ct2_folder",
+           "resolve_engine", "openai_whisper_file", "download_openai_whisper"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,11 @@ def load_stt(engine: str, model: str, device: str, *, options: DecodeOptions = D
     )
 
 
+def resolve_engine(engine: str, model: str, device: str) -> str:
+    """The engine :func:`load_stt` uses for ``engine`` (``auto`` chosen by the model and the device)."""
+    return _auto_engine(model, device) if engine == "auto" else engine
+
+
 def _auto_engine(model: str, device: str) -> str:
     if is_ct2_folder(model):
         return "faster-whisper"
@@ -156,7 +162,7 @@ class OpenAIWhisper:
         path = Path(model).expanduser()
         if model in whisper.available_models():
             source = model
-            _download_openai_whisper(model, timeout)
+            download_openai_whisper(model, timeout)
         elif path.is_file():
             source = str(path)
         elif is_ct2_folder(model):
@@ -228,18 +234,29 @@ class OpenAIWhisper:
         return code, float(probs[code])
 
 
-def _download_openai_whisper(name: str, timeout: float) -> None:
+def openai_whisper_file(name: str) -> Path:
+    """Where openai-whisper keeps the checkpoint of the size ``name`` (it may not be there yet)."""
+    import whisper
+
+    url = whisper._MODELS[name]  # private, but it is where the checksum lives (in the URL)
+    return Path(os.getenv("XDG_CACHE_HOME", Path.home() / ".cache")) / "whisper" / url.rsplit("/", 1)[1]
+
+
+def download_openai_whisper(name: str, timeout: float,
+                            progress: Callable[[int, int], None] | None = None) -> None:
     """Put the named checkpoint into whisper's own cache, with a timeout on the network.
 
     whisper.load_model downloads with no timeout, so a server that never answers would hang
     start-up forever. Once the file is in its cache with the right checksum, load_model uses it.
+    ``progress(done, total)`` is called with the bytes received so far after each piece (``total``
+    is 0 when the server does not say). Raises ModelUnavailableError.
     """
     import whisper
 
-    url = whisper._MODELS[name]  # private, but it is where the checksum lives (in the URL)
+    url = whisper._MODELS[name]
     expected = url.split("/")[-2]
-    cache = Path(os.getenv("XDG_CACHE_HOME", Path.home() / ".cache")) / "whisper"
-    target = cache / url.rsplit("/", 1)[1]
+    target = openai_whisper_file(name)
+    cache = target.parent
     if target.is_file() and _sha256(target) == expected:
         return
     log.info("Downloading Whisper %s into %s", name, cache)
@@ -248,9 +265,13 @@ def _download_openai_whisper(name: str, timeout: float) -> None:
     try:
         cache.mkdir(parents=True, exist_ok=True)
         with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
+            total, done = int(response.headers.get("Content-Length") or 0), 0
             while chunk := response.read(1 << 20):
                 digest.update(chunk)
                 out.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
         if digest.hexdigest() != expected:
             raise OSError("checksum mismatch")
         os.replace(partial, target)
