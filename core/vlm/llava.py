@@ -369,6 +369,21 @@ class TransformersLlava:
 
         model._valid_auto_compile_criteria = without_quantizer_veto
 
+    def _tokens(self, chosen: list[Any], start: int = 0) -> list[Token]:
+        """Tokens ``chosen[start:]`` with the text each adds to the answer, leading space included (a
+        SentencePiece token decoded alone loses it), special tokens left out."""
+        special = set(self._tokenizer.all_special_ids)
+        ids = [int(i) for i, _ in chosen]
+        out = []
+        for k in range(start, len(chosen)):
+            i, logprob = ids[k], float(chosen[k][1])
+            if i in special:
+                continue
+            window = [t for t in ids[max(0, k - 4):k] if t not in special]
+            text = self._tokenizer.decode(window + [i])[len(self._tokenizer.decode(window)):]
+            out.append(Token(text, logprob))
+        return out
+
     def _guarded(self, work: Callable[[], Any]) -> Any:
         """Runs ``work``; running out of memory becomes a GenerationError and frees what it can."""
         try:
@@ -429,7 +444,7 @@ class TransformersLlava:
                     pass  # the reader notices the thread has ended
 
         answer = AnswerStream()
-        stalled = False
+        stalled, done_tokens = False, 0
         t0 = last = time.perf_counter()
         done = self._worker.submit(work)
         try:
@@ -449,6 +464,11 @@ class TransformersLlava:
                 text = answer.feed(piece)
                 if answer.stopped:
                     stop.set()
+                if tokens is not None:  # the tokens written so far, before the text they spell is passed on
+                    steps = len(chosen) - 1  # the newest step may still be choosing its token
+                    if steps > done_tokens:
+                        tokens.extend(self._tokens(chosen[:steps], done_tokens))
+                        done_tokens = steps
                 if text:
                     yield text
             done.wait()
@@ -457,9 +477,7 @@ class TransformersLlava:
                     raise self._out_of_memory(failure[0]) from failure[0]
                 raise failure[0]
             if tokens is not None:
-                special = set(self._tokenizer.all_special_ids)
-                tokens.extend(Token(self._tokenizer.decode([i]), float(p)) for i, p in
-                              ((int(i), p) for i, p in chosen) if i not in special)
+                tokens.extend(self._tokens(chosen, done_tokens))
             rest = answer.finish()
             if rest:
                 yield rest

@@ -1,0 +1,257 @@
+"""The double-check: for what matters (medicine, money, allergens, dates), the answer's numbers, units
+and names are compared with what the text reader found on the label.
+
+A blind person cannot check "take two tablets" or "that is a twenty" against the photo. So when a
+question (or its answer) is about a dose, an amount, an allergen or a date, SeeSay:
+
+* reads back the key value from the label when the answer and the label agree ("The label says
+  500 milligrams.");
+* says so, and gives the label's own reading, when they disagree, or when the answer has a value the
+  label does not show (a number the model made up);
+* says that the photo shows no readable dose, amount or date, and how to take a better photo, when
+  the text reader found nothing;
+* always ends with a short reminder to double-check with someone sighted before acting.
+
+What it does not promise: it compares values, not meaning. A value that is on the label but belongs
+to something else ("500 mg" of another ingredient) agrees; a label the text reader misreads is
+misread here too; a medicine name is checked only for being on the label. The reminder stays.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["Value", "Check", "DOMAINS", "REMINDER", "domain", "values", "double_check"]
+
+REMINDER = "Please check with someone sighted before you act on it."
+
+#: what matters, and the words that say a question is about it (English, Spanish, French, German,
+#: Italian, Portuguese, Dutch): stems, matched at the start of a word
+DOMAINS: dict[str, tuple[str, ...]] = {
+    "medicine": ("dose", "dosage", "tablet", "pill", "capsule", "medic", "drug", "prescri", "mg", "ml",
+                 "take", "how many", "how much should", "dosis", "pastilla", "comprimido", "medicament",
+                 "posolog", "comprimé", "gélule", "dosierung", "tablette", "medikament", "arznei",
+                 "compressa", "farmaco", "remédio", "remedio", "pílula", "medicijn", "pil"),
+    "money": ("money", "note", "bill", "banknote", "coin", "dollar", "euro", "pound", "price", "cost", "pay",
+              "change", "amount", "total", "receipt", "how much", "dinero", "billete", "moneda", "precio",
+              "cuánto", "argent", "billet", "pièce", "prix", "combien", "geld", "schein", "münze", "preis",
+              "wie viel", "soldi", "banconota", "prezzo", "quanto", "dinheiro", "nota", "preço", "bedrag",
+              "prijs", "hoeveel"),
+    "allergens": ("allerg", "ingredient", "contain", "nut", "peanut", "gluten", "wheat", "milk", "dairy",
+                  "lactose", "egg", "soy", "sesame", "shellfish", "alérg", "ingrediente", "contiene",
+                  "cacahuete", "ingrédient", "contient", "arachide", "zutat", "enthält", "nüsse",
+                  "ingredienti", "contém"),
+    "dates": ("date", "expir", "exp", "best before", "use by", "sell by", "appointment", "when", "fecha",
+              "caduc", "vence", "cita", "péremption", "expire", "rendez-vous", "datum", "ablauf",
+              "haltbar", "termin", "scadenza", "data", "validade", "vencimento", "houdbaar"),
+}
+_NOTHING = {"medicine": "dose", "money": "amount", "allergens": "list of ingredients", "dates": "date"}
+
+_UNITS = {"mg": "milligrams", "milligram": "milligrams", "milligrams": "milligrams", "mcg": "micrograms",
+          "µg": "micrograms", "ug": "micrograms", "microgram": "micrograms", "micrograms": "micrograms",
+          "g": "grams", "gram": "grams", "grams": "grams", "ml": "millilitres", "millilitre": "millilitres",
+          "millilitres": "millilitres", "milliliter": "millilitres", "milliliters": "millilitres",
+          "l": "litres", "litre": "litres", "litres": "litres", "iu": "international units",
+          "units": "units", "unit": "units", "%": "percent", "percent": "percent",
+          "tablet": "tablets", "tablets": "tablets", "capsule": "capsules", "capsules": "capsules",
+          "drop": "drops", "drops": "drops", "puff": "puffs", "puffs": "puffs"}
+_CURRENCY = {"$": "dollars", "€": "euros", "£": "pounds", "¥": "yen", "₹": "rupees", "dollar": "dollars",
+             "dollars": "dollars", "usd": "dollars", "euro": "euros", "euros": "euros", "eur": "euros",
+             "pound": "pounds", "pounds": "pounds", "gbp": "pounds", "yen": "yen", "rupees": "rupees"}
+_MONTHS = {m: i for i, names in enumerate((
+    (), ("jan", "january", "enero", "janvier", "januar", "gennaio", "janeiro"),
+    ("feb", "february", "febrero", "février", "fevrier", "februar", "febbraio", "fevereiro"),
+    ("mar", "march", "marzo", "mars", "märz", "marz", "março", "marco"), ("apr", "april", "abril", "avril", "aprile"),
+    ("may", "mayo", "mai", "maggio", "maio"), ("jun", "june", "junio", "juin", "juni", "giugno", "junho"),
+    ("jul", "july", "julio", "juillet", "juli", "luglio", "julho"),
+    ("aug", "august", "agosto", "août", "aout"), ("sep", "sept", "september", "septiembre", "septembre",
+                                                   "settembre", "setembro"),
+    ("oct", "october", "octubre", "octobre", "oktober", "ottobre", "outubro"),
+    ("nov", "november", "noviembre", "novembre", "novembro"),
+    ("dec", "december", "diciembre", "décembre", "dezember", "dicembre", "dezembro")), start=0) for m in names}
+
+_NUMBER = r"\d+(?:[.,]\d+)*"
+_UNIT_RE = "|".join(sorted((re.escape(u) for u in _UNITS), key=len, reverse=True))
+_DOSE = re.compile(rf"(?<![\w.,])({_NUMBER})\s?({_UNIT_RE})(?![\w])", re.IGNORECASE)
+_MONEY_BEFORE = re.compile(rf"([$€£¥₹])\s?({_NUMBER})")
+_MONEY_AFTER = re.compile(rf"(?<![\w.,])({_NUMBER})\s?([$€£¥₹]|dollars?|usd|euros?|eur|pounds?|gbp|yen|rupees)(?!\w)",
+                          re.IGNORECASE)
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DATE_NUMERIC = re.compile(r"(?<![\d.,/])(\d{1,4})[/.\-](\d{1,4})(?:[/.\-](\d{2,4}))?(?![\d/])")
+_DATE_WORDS = re.compile(rf"(?:(\d{{1,2}})\s+)?({_MONTH_RE})\.?\s+(\d{{4}})\b", re.IGNORECASE)
+_PLAIN_NUMBER = re.compile(rf"(?<![\w.,/$€£¥₹-])({_NUMBER})(?![\w/])")
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                 "nine": 9, "ten": 10, "twelve": 12, "twenty": 20, "fifty": 50, "hundred": 100}
+
+
+@dataclass(frozen=True)
+class Value:
+    kind: str  # "dose", "money", "date" or "number"
+    key: str  # normalized, for comparing: "500 milligrams", "20 euros", "2027-03", "4"
+    spoken: str  # how SeeSay says it: "500 milligrams", "20 euros", "March 2027"
+
+
+@dataclass(frozen=True)
+class Check:
+    domain: str  # one of DOMAINS
+    agreed: tuple[Value, ...]  # the answer's values the label shows too
+    disagreed: tuple[tuple[Value, tuple[Value, ...]], ...]  # an answer value, and the label's values of its kind
+    invented: tuple[Value, ...]  # answer values of a kind the label does not show at all
+    label: tuple[Value, ...]  # the label's own values of the kinds that matter here
+    remarks: tuple[str, ...]  # what SeeSay says after the answer, the reminder last
+
+
+def _number(text: str) -> str:
+    """'1,000' and '1000', '5.00' and '5', '2,5' (a decimal comma) and '2.5' compare equal."""
+    text = text.strip()
+    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", text):
+        text = text.replace(",", "")
+    elif re.fullmatch(r"\d+,\d{1,2}", text):
+        text = text.replace(",", ".")
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return f"{value:g}" if value != int(value) else str(int(value))
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def values(text: str) -> list[Value]:
+    """The doses, amounts, dates and other numbers in ``text``, in order."""
+    text = _fold(text)
+    found: list[tuple[int, Value]] = []
+    taken: list[range] = []
+
+    def add(match: re.Match, value: Value) -> None:
+        span = range(match.start(), match.end())
+        if any(span.start < t.stop and t.start < span.stop for t in taken):
+            return
+        taken.append(span)
+        found.append((match.start(), value))
+
+    for m in _MONEY_BEFORE.finditer(text):
+        add(m, _measured("money", m.group(2), _CURRENCY[m.group(1)]))
+    for m in _MONEY_AFTER.finditer(text):
+        add(m, _measured("money", m.group(1), _CURRENCY[m.group(2).lower()]))
+    for m in _DATE_WORDS.finditer(text):
+        month, year = _MONTHS[m.group(2).lower()], int(m.group(3))
+        key = f"{year:04d}-{month:02d}" + (f"-{int(m.group(1)):02d}" if m.group(1) else "")
+        add(m, Value("date", key, _say_date(key)))
+    for m in _DATE_NUMERIC.finditer(text):
+        key = _numeric_date(m.group(1), m.group(2), m.group(3))
+        if key:
+            add(m, Value("date", key, _say_date(key)))
+    for m in _DOSE.finditer(text):
+        add(m, _measured("dose", m.group(1), _UNITS[m.group(2).lower()]))
+    for m in _PLAIN_NUMBER.finditer(text):
+        add(m, Value("number", _number(m.group(1)), _number(m.group(1))))
+    for m in re.finditer(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", text, re.IGNORECASE):
+        n = str(_NUMBER_WORDS[m.group(1).lower()])
+        add(m, Value("number", n, n))
+    return [value for _, value in sorted(found, key=lambda item: item[0])]
+
+
+def _measured(kind: str, number: str, unit: str) -> Value:
+    """A number with its unit; said in the singular for one ("1 tablet", "1 dollar")."""
+    n = _number(number)
+    spoken = f"{n} {unit[:-1] if n == '1' and unit.endswith('s') else unit}"
+    return Value(kind, f"{n} {unit}", spoken)
+
+
+def _numeric_date(a: str, b: str, c: str | None) -> str:
+    """'03/2027' -> '2027-03'; '2027-03-01' -> '2027-03-01'; '12/03/2027' -> '2027-03-12' (day first,
+    as most labels outside the US write it); anything that is not a plausible date -> ''."""
+    x, y = int(a), int(b)
+    if c is None:
+        if len(b) == 4 and 1 <= x <= 12:  # MM/YYYY
+            return f"{y:04d}-{x:02d}"
+        if len(a) == 4 and 1 <= y <= 12:  # YYYY-MM
+            return f"{x:04d}-{y:02d}"
+        return ""
+    z = int(c)
+    if len(a) == 4 and 1 <= y <= 12 and 1 <= z <= 31:
+        return f"{x:04d}-{y:02d}-{z:02d}"
+    year = z + 2000 if len(c) == 2 else z
+    if 1 <= y <= 12 and 1 <= x <= 31 and 1900 <= year <= 2100:
+        return f"{year:04d}-{y:02d}-{x:02d}"
+    return ""
+
+
+def _say_date(key: str) -> str:
+    names = ("", "January", "February", "March", "April", "May", "June", "July", "August", "September",
+             "October", "November", "December")
+    parts = key.split("-")
+    month = names[int(parts[1])]
+    return f"{int(parts[2])} {month} {parts[0]}" if len(parts) == 3 else f"{month} {parts[0]}"
+
+
+def domain(question: str, answer: str = "") -> str | None:
+    """What matters in this question, if anything: by its words, or by the values in the answer."""
+    words = " " + " ".join(re.findall(r"[\w%]+", _fold(question).lower())) + " "
+    for name, stems in DOMAINS.items():
+        if any(f" {stem}" in words for stem in stems):
+            return name
+    kinds = {v.kind for v in values(answer)}
+    for kind, name in (("dose", "medicine"), ("money", "money"), ("date", "dates")):
+        if kind in kinds:
+            return name
+    return None
+
+
+def _matches(value: Value, label: Sequence[Value]) -> bool:
+    for seen in label:
+        if value.kind == "date" and seen.kind == "date":
+            short, long = sorted((value.key, seen.key), key=len)
+            if long.startswith(short):
+                return True
+        elif value.key == seen.key or (value.kind == "number" and value.key == seen.key.split()[0]):
+            return True
+    return False
+
+
+def double_check(question: str, answer: str, label_text: str | None) -> Check | None:
+    """The check of ``answer`` against ``label_text`` (None or "" when the photo has no readable
+    text), or None when the question is not about medicine, money, allergens or dates."""
+    area = domain(question, answer)
+    if area is None:
+        return None
+    said = [v for v in values(answer)]
+    if not (label_text or "").strip():
+        what = _NOTHING[area]
+        remarks = (f"I found no readable {what} in this photo. Point the camera straight at the label, close "
+                   "enough for it to fill the screen, in good light, and take the photo again.", REMINDER)
+        return Check(area, (), (), tuple(said), (), remarks)
+    label = values(label_text)
+    agreed, disagreed, invented = [], [], []
+    for value in said:
+        if _matches(value, label):
+            agreed.append(value)
+        else:
+            same_kind = tuple(v for v in label if v.kind == value.kind)
+            same_unit = tuple(v for v in same_kind if v.key.split(" ", 1)[1:] == value.key.split(" ", 1)[1:])
+            (disagreed.append((value, same_unit or same_kind)) if same_kind else invented.append(value))
+    remarks = []
+    for value, theirs in disagreed:
+        remarks.append(f"Careful: the label says {_list(theirs)}, not {value.spoken}.")
+    for value in invented:
+        remarks.append(f"Careful: I cannot find {value.spoken} in the text of this photo.")
+    important = [v for v in label if v.kind != "number"] or label
+    if agreed:
+        remarks.append(f"The label says {_list([v for v in label if _matches(v, agreed)] or agreed)}.")
+    elif important and (invented or not said):
+        remarks.append(f"The label says {_list(important[:4])}.")
+    remarks.append(REMINDER)
+    return Check(area, tuple(agreed), tuple(disagreed), tuple(invented), tuple(label), tuple(remarks))
+
+
+def _list(items: Sequence[Value]) -> str:
+    spoken = list(dict.fromkeys(v.spoken for v in items))
+    if len(spoken) <= 1:
+        return spoken[0] if spoken else ""
+    return ", ".join(spoken[:-1]) + " and " + spoken[-1]
