@@ -15,7 +15,11 @@ from .engines import AskOptions, Engines
 from .errors import GenerationError, NoSpeechError, QuestionError
 from .events import (Answer, AnswerAudio, AnswerText, Asked, Done, Event, Heard, Queued, Remark,
                      Transcribed)
+from .checks import REMINDER, domain, double_check
+from .confidence import confidence, hedge
+from .honesty import ANSWERABLE_NOTE, Answerability, asks_about_text, cannot_tell
 from .speaker import Speaker, split_sentences
+from .vlm import Token
 from .vlm.prompt import Turn, language_note
 
 if TYPE_CHECKING:
@@ -93,11 +97,16 @@ def ask(
     notes: Sequence[str] = (),
     before: Sequence[str] = (),
     after: Sequence[str] = (),
+    label: str | None = None,
+    framing: Sequence[str] = (),
 ) -> Iterator[Event]:
     """Answer ``question`` (text, or the bytes of a recording) about ``photo``; see :mod:`core.pipeline`.
 
     ``notes`` go to the model after the question (the text found in the photo); ``before`` and
-    ``after`` are remarks said to the person before and after the answer (Remark events).
+    ``after`` are remarks said to the person before and after the answer (Remark events). ``label``
+    is the text the text reader found in the photo ("" none; None: it could not be read): a
+    question about medicine, money, allergens or dates is double-checked against it, and a question
+    about text gets the ``framing`` advice (the text runs off an edge, it is too small) after its answer.
     """
     from .language import detect_language, language_name
 
@@ -114,7 +123,9 @@ def ask(
     yield Asked(text, asked_in)
     timings["transcript"] = time.perf_counter() - t0
     language = options.language or asked_in
-    notes = [*notes, language_note(language_name(options.language))] if options.language else list(notes)
+    notes = [*notes, ANSWERABLE_NOTE]
+    if options.language:
+        notes.append(language_note(language_name(options.language)))
 
     answer = Answer(question=text, language=language, text="", question_language=asked_in, transcript=transcript)
     answer.engines = {"vlm": engines.vlm.name}
@@ -126,6 +137,8 @@ def ask(
         yield Remark(remark)
         if speaker:
             speaker.say(remark, "en")  # SeeSay's own words are English
+    tokens: list[Token] = []
+    voice = _Voice(speaker, tokens)
     ticket = engines.lock.take()
     try:
         ahead = engines.lock.ahead(ticket)
@@ -134,21 +147,33 @@ def ask(
             ahead = engines.lock.wait(ticket, ahead)
         timings["queued"] = time.perf_counter() - t0 - timings["transcript"]
         t_gen = time.perf_counter()
-        pending = ""
+        gate = Answerability()
         pieces = engines.vlm.stream(photo, list(history), text, max_new_tokens=options.max_new_tokens,
-                                    min_new_tokens=options.min_new_tokens, notes=notes)
-        for piece in pieces:
-            if not piece:
-                continue
-            if "first_token" not in timings:
-                timings["first_token"] = time.perf_counter() - t0
-            answer.text += piece
-            yield AnswerText(piece)
-            if speaker:
-                sentences, pending = split_sentences(pending + piece)
-                for sentence in sentences:
-                    speaker.say(sentence)
-                yield from _clips(speaker.ready(), timings, t0)
+                                    min_new_tokens=options.min_new_tokens, notes=notes, tokens=tokens)
+        try:
+            for piece in pieces:
+                piece = gate.feed(piece or "")
+                if gate.unanswerable:
+                    break  # the model says the photo cannot answer: stop it, and say what to change instead
+                if piece:
+                    timings.setdefault("first_token", time.perf_counter() - t0)
+                    answer.text += piece
+                    yield AnswerText(piece)
+                    yield from _clips(voice.add(piece), timings, t0)
+            else:
+                rest = gate.finish()
+                if rest:
+                    answer.text += rest
+                    yield AnswerText(rest)
+                    yield from _clips(voice.add(rest), timings, t0)
+        finally:
+            pieces.close()
+        if gate.unanswerable:
+            answer.text, answer.unanswerable = cannot_tell(text), True
+            timings.setdefault("first_token", time.perf_counter() - t0)
+            yield AnswerText(answer.text)
+            voice.hedged = False  # "I cannot tell" needs no "I am not sure"
+            yield from _clips(voice.add(answer.text), timings, t0)
         timings["generate"] = time.perf_counter() - t_gen
     except BaseException:
         if speaker:
@@ -162,27 +187,62 @@ def ask(
         if speaker:
             speaker.close()
         raise GenerationError("I could not come up with an answer.", "Please ask again, perhaps in other words.")
-    for remark in after:
+    sure = confidence(tokens)
+    answer.confidence = sure.value
+    check = double_check(text, answer.text, label) if label is not None else None
+    review = list(after) + (list(framing) if asks_about_text(text) else []) + list(check.remarks if check else
+                                [REMINDER] if label is None and domain(text, answer.text) else [])
+    answer.check = check
+    for remark in review:
         yield Remark(remark, after=True)
     if speaker:
-        rest = pending.strip()
-        if rest:
-            speaker.say(rest)
-        for remark in after:
-            speaker.say(remark, "en")
-        yield from _clips(speaker.finish(), timings, t0)
+        yield from _clips(voice.finish(sure, review), timings, t0)
         answer.speech, answer.speech_error = speaker.joined(), speaker.error
         if answer.speech is not None:
             answer.engines["tts"] = answer.speech.engine
+    answer.hedged = bool(voice.hedged) if speaker else sure.unsure and not answer.unanswerable
     timings["total"] = time.perf_counter() - t0
     answer.timings = timings
-    answer.remarks = (*(Remark(r) for r in before), *(Remark(r, after=True) for r in after))
+    answer.remarks = (*(Remark(r) for r in before), *(Remark(r, after=True) for r in review))
     if log.isEnabledFor(logging.INFO):
-        log.info("answered in %.2fs (%s)", timings["total"],
-                 ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()))
+        log.info("answered in %.2fs (%s); confidence %s", timings["total"],
+                 ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()), sure.value)
     if options.log_content:  # only when debugging is switched on: this is the person's own words
         log.info("question (%s): %r; answer: %r", language, text, answer.text)
     yield Done(answer)
+
+
+class _Voice:
+    """Hands finished sentences to the speaker; the first one opens with a hedge when the model was
+    unsure of what it had written by then (the rest of the answer is not known yet)."""
+
+    def __init__(self, speaker: Speaker | None, tokens: list[Token]) -> None:
+        self.speaker, self.tokens = speaker, tokens
+        self.pending = ""
+        self.hedged: bool | None = None  # decided with the first sentence
+
+    def add(self, piece: str) -> Iterator[tuple[int, str, Speech]]:
+        if self.speaker is None:
+            return iter(())
+        sentences, self.pending = split_sentences(self.pending + piece)
+        for sentence in sentences:
+            self._say(sentence, confidence(self.tokens))
+        return self.speaker.ready()
+
+    def finish(self, sure, review: Sequence[str]) -> Iterator[tuple[int, str, Speech]]:
+        rest = self.pending.strip()
+        if rest:
+            self._say(rest, sure)
+        for remark in review:
+            self.speaker.say(remark, "en")
+        return self.speaker.finish()
+
+    def _say(self, sentence: str, sure) -> None:
+        if self.hedged is None:
+            self.hedged = sure.unsure
+            if self.hedged:
+                sentence = hedge(sentence)
+        self.speaker.say(sentence)
 
 
 def _clips(ready: Iterator[tuple[int, str, Speech]], timings: dict, t0: float) -> Iterator[AnswerAudio]:

@@ -32,7 +32,8 @@ REMINDER = "Please check with someone sighted before you act on it."
 #: Italian, Portuguese, Dutch): stems, matched at the start of a word
 DOMAINS: dict[str, tuple[str, ...]] = {
     "medicine": ("dose", "dosage", "tablet", "pill", "capsule", "medic", "drug", "prescri", "mg", "ml",
-                 "take", "how many", "how much should", "dosis", "pastilla", "comprimido", "medicament",
+                 "take", "how many", "how much should", "dosis", "pastilla", "comprimido", "medicament", "tomar",
+                 "tome", "prendre", "nehmen", "einnehmen", "prendere", "innemen",
                  "posolog", "comprimé", "gélule", "dosierung", "tablette", "medikament", "arznei",
                  "compressa", "farmaco", "remédio", "remedio", "pílula", "medicijn", "pil"),
     "money": ("money", "note", "bill", "banknote", "coin", "dollar", "euro", "pound", "price", "cost", "pay",
@@ -192,16 +193,15 @@ def _say_date(key: str) -> str:
 
 
 def domain(question: str, answer: str = "") -> str | None:
-    """What matters in this question, if anything: by its words, or by the values in the answer."""
+    """What matters in this question, if anything: by its words and by the values in the answer
+    ("¿Cuánto debo tomar?" answered "250 mg" is about medicine, not money)."""
     words = " " + " ".join(re.findall(r"[\w%]+", _fold(question).lower())) + " "
-    for name, stems in DOMAINS.items():
-        if any(f" {stem}" in words for stem in stems):
-            return name
+    score = {name: sum(f" {stem}" in words for stem in stems) for name, stems in DOMAINS.items()}
     kinds = {v.kind for v in values(answer)}
     for kind, name in (("dose", "medicine"), ("money", "money"), ("date", "dates")):
-        if kind in kinds:
-            return name
-    return None
+        score[name] += 2 * (kind in kinds)
+    best = max(score, key=lambda name: score[name])  # ties: the order of DOMAINS
+    return best if score[best] else None
 
 
 def _matches(value: Value, label: Sequence[Value]) -> bool:
@@ -234,8 +234,9 @@ def double_check(question: str, answer: str, label_text: str | None) -> Check | 
             agreed.append(value)
         else:
             same_kind = tuple(v for v in label if v.kind == value.kind)
-            same_unit = tuple(v for v in same_kind if v.key.split(" ", 1)[1:] == value.key.split(" ", 1)[1:])
-            (disagreed.append((value, same_unit or same_kind)) if same_kind else invented.append(value))
+            if value.kind == "dose":  # 40 milligrams is not a misreading of 2 tablets: it is not there at all
+                same_kind = tuple(v for v in same_kind if v.key.split(" ", 1)[1:] == value.key.split(" ", 1)[1:])
+            (disagreed.append((value, same_kind)) if same_kind else invented.append(value))
     remarks = []
     for value, theirs in disagreed:
         remarks.append(f"Careful: the label says {_list(theirs)}, not {value.spoken}.")

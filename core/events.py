@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:
     from .audio import Recording, SpeechCheck
+    from .checks import Check
     from .images import Photo
     from .ocr import Advice, Reading
     from .quality import Quality
@@ -99,6 +100,10 @@ class Answer:
     transcript: Transcript | None = None  # when the question was spoken
     speech_error: str = ""  # when no voice could speak; the text is still there
     remarks: tuple[Remark, ...] = ()  # what was said with the answer besides it, before or after it
+    confidence: float | None = None  # 0..1 from the model's own token probabilities; None: unknown
+    hedged: bool = False  # the spoken answer began "I am not sure, but ..."
+    unanswerable: bool = False  # the model said the photo cannot answer; the text says what to change
+    check: Check | None = None  # the double-check against the label, for medicine, money, allergens, dates
     engines: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds, from the end of the question
 

@@ -145,13 +145,16 @@ class Pipeline:
             yield Loading(tuple(waiting))
         engines, voice_problem = self.models.engines(choices, spoken=spoken)
         reading = self.reading(photo)
-        notes, before = [], []
+        notes, before, label, framing = [], [], None, []
         if isinstance(reading, SeeSayError):
             before.append(TEXT_READER_DOWN)
-        elif reading.has_text:
-            notes.append(reference_note(reading.text))
+        else:
+            label = reading.text if reading.has_text else ""
+            framing = [advice.guidance for advice in self._advice(reading)]
+            if reading.has_text:
+                notes.append(reference_note(reading.text))
         events = ask(engines, photo, bytes(question) if spoken else question, history, options,
-                     notes=notes, before=before)
+                     notes=notes, before=before, label=label, framing=framing)
         yield from self._with_voice_problem(events, voice_problem, options)
 
     def quick(self, photo: Photo, name: str, history: Sequence[Turn] = (),

@@ -82,9 +82,22 @@ def pytest_runtest_makereport(item, call):
     entry["outcome"] = "passed" if report.passed else ("skipped" if report.skipped else "FAILED")
 
 
+_deselected: list = []
+
+
+def pytest_deselected(items):
+    _deselected.extend(items)
+
+
+def _whole_suite(config) -> bool:
+    """True for a run of every test (no -m, -k, deselection or chosen files): only it may rewrite the report."""
+    chosen = [a for a in config.invocation_params.args if not str(a).startswith("-") and Path(str(a)).exists()]
+    return not (config.getoption("markexpr") or config.getoption("keyword") or _deselected or chosen)
+
+
 def pytest_sessionfinish(session, exitstatus):
     rows = [c for c in _cases.values() if "outcome" in c]
-    if len(rows) < REPORT_MIN_CASES:
+    if len(rows) < REPORT_MIN_CASES or not _whole_suite(session.config):
         return
     rows.sort(key=lambda c: (c["category"], c["case"]))
     passed = sum(c["outcome"] == "passed" for c in rows)

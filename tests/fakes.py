@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ class FakeVLM:
     prepared: list = field(default_factory=list)
     active: int = 0
     max_active: int = 0
+    probabilities: dict | None = None  # word (lower case, or "*" for the rest) -> its probability; None: none given
 
     def prepare(self, photo) -> None:
         self.prepared.append(photo.key)
@@ -37,7 +39,13 @@ class FakeVLM:
             words = self.answer.split(" ")
             for i, word in enumerate(words):
                 time.sleep(self.delay)
-                yield word if i == 0 else " " + word
+                piece = word if i == 0 else " " + word
+                if tokens is not None and self.probabilities is not None:  # a token per word, as scripted
+                    from core.vlm import Token
+
+                    p = self.probabilities.get(word.strip(".,!?").lower(), self.probabilities.get("*", 0.99))
+                    tokens.append(Token(piece, math.log(p)))
+                yield piece
         finally:
             self.active -= 1
 

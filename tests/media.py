@@ -276,3 +276,39 @@ def chunk_offset(data: bytes, name: bytes) -> int:
         size = struct.unpack("<I", data[pos + 4:pos + 8])[0]
         pos += 8 + size + (size & 1)
     raise ValueError(f"no {name!r} chunk")
+
+
+# --- photos that pass the quality check ------------------------------------------------------------
+
+
+def scene(seed: int = 0, size=(320, 240), tint=(200, 40, 40)) -> Image.Image:
+    """A picture with what a photo has: a lit background, objects with edges, a little sensor noise.
+
+    Plain single-colour images are "featureless" to SeeSay's quality check (rightly: a blank wall, a
+    finger over the lens), so tests that need a photo to be described use this. ``seed`` varies the
+    layout (each seed a different photo and key), ``tint`` colours the main object.
+    """
+    import random
+
+    from PIL import ImageDraw
+
+    rng = random.Random(seed)
+    width, height = size
+    img = Image.new("RGB", size, (150, 170, 190))
+    draw = ImageDraw.Draw(img)
+    for y in range(height):  # sky to ground
+        shade = int(110 + 90 * y / height)
+        draw.line([(0, y), (width, y)], fill=(shade, shade - 10, shade - 25))
+    draw.rectangle((0, int(height * 0.7), width, height), fill=(90, 95, 85))
+    for _ in range(6):
+        x, y = rng.randrange(width), rng.randrange(int(height * 0.6))
+        w, h = rng.randrange(width // 10, width // 4), rng.randrange(height // 10, height // 4)
+        draw.rectangle((x, y, x + w, y + h), fill=tuple(rng.randrange(40, 220) for _ in range(3)),
+                       outline=(20, 20, 20), width=2)
+    draw.ellipse((width * 0.3, height * 0.35, width * 0.7, height * 0.8), fill=tint, outline=(10, 10, 10), width=3)
+    noise = Image.effect_noise(size, 12).convert("RGB")
+    return Image.blend(img, noise, 0.08)
+
+
+def scene_bytes(seed: int = 0, fmt: str = "PNG", size=(320, 240), tint=(200, 40, 40)) -> bytes:
+    return image_bytes(scene(seed, size, tint), fmt)

@@ -34,19 +34,25 @@ NORMAL_TOKENS, DETAIL_TOKENS = 12, 20  # small: random weights, fast tests
 
 # --- helpers ----------------------------------------------------------------------------------
 
-def jpeg(color=(200, 40, 40), size=(96, 64)) -> bytes:
+def jpeg(color=(200, 40, 40), seed: int = 0) -> bytes:
+    """A photo that passes the quality check (a plain colour would be 'featureless')."""
+    from tests.media import scene_bytes
+
+    return scene_bytes(seed, "JPEG", tint=color)
+
+
+def png(color=(20, 160, 60), seed: int = 1) -> bytes:
+    from tests.media import scene_bytes
+
+    return scene_bytes(seed, "PNG", tint=color)
+
+
+def flat_png(color=(120, 120, 120)) -> bytes:
+    """A plain grey picture: what a photo of a blank wall, or of a finger over the lens, looks like."""
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, "JPEG")
-    return buf.getvalue()
-
-
-def png(color=(20, 160, 60)) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (80, 80), color).save(buf, "PNG")
+    Image.new("RGB", (400, 300), color).save(buf, "PNG")
     return buf.getvalue()
 
 

@@ -51,8 +51,8 @@ QUESTIONS = ["What colour is the car?", "Is the door open?", "What does the sign
 
 
 def photo_bytes(i: int) -> bytes:
-    """Person ``i``'s photo: their own colour and size, so every key and picture differs."""
-    return media.image_bytes(media.two_halves((64 + 8 * i, 48), left=COLOURS[i], right=(255, 255, 255)), "PNG")
+    """Person ``i``'s photo: their own layout, colour and size, so every key and picture differs."""
+    return media.scene_bytes(i, "PNG", size=(320 + 8 * i, 240), tint=COLOURS[i])
 
 
 def run_together(work, n: int = PEOPLE, timeout: float = 120) -> dict:
