@@ -183,15 +183,18 @@ def test_connection_closed_mid_answer_is_not_asked_again(heard):
         assert len(server.requests) == 1
 
 
-@pytest.mark.parametrize("reply", [
-    raw(b"<html><body>Bad gateway</body></html>", "text/html"),
-    raw(b"data: {not json\n\n"),
-    raw(b"data: [1, 2, 3]\n\n"),
-    raw(b'data: {"choices": [{"delta": {"content": 42}}]}\n\n'),
-    raw(b'data: {"object": "something else"}\n\n'),
-    raw(b'{"choices": "none"}', "application/json"),
-], ids=["html", "not-json", "not-an-object", "content-not-text", "no-choices", "json-without-choices"])
-@pytest.mark.case("answering server", "sends garbage")
+GARBAGE = [
+    ("an HTML page", raw(b"<html><body>Bad gateway</body></html>", "text/html")),
+    ("an event that is not JSON", raw(b"data: {not json\n\n")),
+    ("an event that is a JSON list", raw(b"data: [1, 2, 3]\n\n")),
+    ("a number as the answer's text", raw(b'data: {"choices": [{"delta": {"content": 42}}]}\n\n')),
+    ("an event without choices", raw(b'data: {"object": "something else"}\n\n')),
+    ("a JSON answer without choices", raw(b'{"choices": "none"}', "application/json")),
+]
+
+
+@pytest.mark.parametrize("reply", [pytest.param(reply, id=what, marks=pytest.mark.case(
+    "answering server", f"sends garbage: {what}")) for what, reply in GARBAGE])
 def test_garbage(reply, heard):
     with FakeServer(reply) as server:
         error = fails(GenerationError, engine(server.url), heard)
@@ -207,7 +210,7 @@ def test_error_event_in_the_stream(heard):
         assert seen == ["The"] and "problem" in error.message
 
 
-@pytest.mark.parametrize("code, detail, error_type, words", [
+REFUSALS = [
     (401, "invalid api key", ModelUnavailableError, "SEESAY_VLM_API_KEY"),
     (404, '{"detail": "Not Found"}', ModelUnavailableError, "SEESAY_VLM_URL"),
     (404, "The model `x` does not exist.", ModelUnavailableError, "SEESAY_VLM_MODEL"),
@@ -217,8 +220,13 @@ def test_error_event_in_the_stream(heard):
     (400, "This model's maximum context length is 4096 tokens.", GenerationError, "new conversation"),
     (500, "Internal Server Error", GenerationError, "ask again"),
     (502, "Bad Gateway", ModelUnavailableError, "try again"),
-])
-@pytest.mark.case("answering server", "refuses the question")
+]
+
+
+@pytest.mark.parametrize("code, detail, error_type, words", [
+    pytest.param(*refused, id=f"{refused[0]}-{refused[3]}", marks=pytest.mark.case(
+        "answering server", f"refuses the question: HTTP {refused[0]} {refused[1] or '(no detail)'}"))
+    for refused in REFUSALS])
 def test_refusals_say_what_to_do(code, detail, error_type, words, heard):
     error = refusal(code, detail)
     assert isinstance(error, error_type) and words in error.spoken
