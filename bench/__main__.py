@@ -1,10 +1,11 @@
-"""``python -m bench [pipeline|stt|render] [options]``: run a benchmark, print markdown, write docs/bench/.
+"""``python -m bench [pipeline|stt|load|render] [options]``: run a benchmark, print markdown, write docs/bench/.
 
 Examples::
 
     python -m bench                 # baseline vs streaming, CPU default's size (builds it once, ~2 GB)
     python -m bench --quick         # the same on the tiny test models, in under a minute
     python -m bench stt             # Whisper: 3 s and 8 s clips, openai-whisper and faster-whisper
+    python -m bench load            # 16 people at once: a model server and the in-process engine (bench/load.py)
     python -m bench render docs/bench/cpu.json   # redraw the table and plot of an earlier run
 """
 
@@ -23,10 +24,16 @@ DEFAULT_OUT = ROOT / "docs" / "bench"
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["load"]:  # options of its own: python -m bench load --help
+        from . import load
+
+        return load.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", nargs="?", default="pipeline", choices=("pipeline", "stt", "render"),
+    parser.add_argument("what", nargs="?", default="pipeline", choices=("pipeline", "stt", "load", "render"),
                         help="pipeline: baseline vs streaming (default); stt: Whisper engines and sizes; "
+                             "load: many people at once (see python -m bench load --help); "
                              "render: redraw from a saved .json")
     parser.add_argument("json", nargs="?", type=Path, help="render: the .json an earlier pipeline run wrote")
     parser.add_argument("--quick", action="store_true", help="tiny test models instead of the CPU default's size")
@@ -49,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     # Nothing may be downloaded: every model is built or shipped locally.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    command = "python -m bench " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = "python -m bench " + " ".join(shlex.quote(a) for a in argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.what == "stt":
         return _stt(args, command.strip())

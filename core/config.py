@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from . import stt, tts, vlm
@@ -50,6 +50,10 @@ class Settings:
     llava_quantization: str = "auto"  # auto (profile), nf4 or none
     llava_dtype: str = "auto"  # auto (profile), float16, bfloat16, float32
     llava_compile: str = "auto"  # auto (on with CUDA), on or off: torch.compile the decoding step
+    vlm_engine: str = "transformers"  # transformers (the model in this process) or openai (a model server)
+    vlm_url: str = ""  # openai: the server's base address, e.g. http://gpu-box:8000/v1
+    vlm_model: str = ""  # openai: the model's name on the server; "" = SEESAY_LLAVA_MODEL or the profile's
+    vlm_api_key: str = field(default="", repr=False)  # openai: sent as a bearer token; never shown or logged
     whisper_model: str = ""  # Whisper name, openai-whisper .pt checkpoint or CTranslate2 folder
     stt_engine: str = "auto"  # auto, openai-whisper or faster-whisper
     tts_engine: str = "auto"  # auto (gTTS, offline voice on failure), gtts, offline, piper, espeak
@@ -103,6 +107,17 @@ class Settings:
     def whisper(self) -> str:
         return self.whisper_model or self.profile().whisper_model
 
+    def vlm_model_name(self) -> str:
+        """The model's name on the answering server (openai engine).
+
+        SEESAY_VLM_MODEL, else SEESAY_LLAVA_MODEL, else the device profile's LLaVA; with SEESAY_DEVICE
+        auto that is the CUDA profile's, since the server is the machine with the GPU (and no torch is
+        imported to find out what this machine has).
+        """
+        if self.vlm_model or self.llava_model:
+            return self.vlm_model or self.llava_model
+        return PROFILES["cuda" if self.device == "auto" else self.device].llava_model
+
 
 @dataclass(frozen=True)
 class Variable:
@@ -125,6 +140,24 @@ def _choice(raw: str, var: Variable) -> str:
 
 def _text(raw: str, var: Variable) -> str:
     return raw.strip()
+
+
+def _url(raw: str, var: Variable) -> str:
+    from urllib.parse import urlsplit
+
+    value = raw.strip()
+    try:
+        parts = urlsplit(value)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        usable = False
+    if value and not usable:
+        raise ConfigError(
+            f"The setting {var.name} is {raw!r}, which is not a web address SeeSay can use.",
+            "Use the server's address with http:// or https://, for example http://gpu-box:8000/v1.",
+        )
+    return value
 
 
 _TRUE = ("1", "true", "yes", "on")
@@ -178,6 +211,16 @@ VARIABLES: tuple[Variable, ...] = (
              "on = compile the decoding step with torch.compile and a static KV cache (default on CUDA: "
              "about 4x faster 4-bit decoding, a warm-up at start); off = plain decoding.",
              vlm.COMPILE),
+    Variable("SEESAY_VLM_ENGINE", "vlm_engine", _choice,
+             "transformers = the model runs in SeeSay's process (default); openai = an OpenAI-compatible "
+             "server (vLLM, SGLang, transformers serve) answers, at SEESAY_VLM_URL.",
+             vlm.ENGINES),
+    Variable("SEESAY_VLM_URL", "vlm_url", _url,
+             "The answering server's base address, e.g. http://gpu-box:8000/v1 (needed with SEESAY_VLM_ENGINE=openai)."),
+    Variable("SEESAY_VLM_MODEL", "vlm_model", _text,
+             "The model's name on the answering server (default: SEESAY_LLAVA_MODEL, else the CUDA profile's LLaVA)."),
+    Variable("SEESAY_VLM_API_KEY", "vlm_api_key", _text,
+             "Key for the answering server, sent as a bearer token (optional; never shown or logged)."),
     Variable("SEESAY_WHISPER_MODEL", "whisper_model", _text,
              "Whisper model name (tiny, base, small, ...), openai-whisper .pt file or CTranslate2 folder."),
     Variable("SEESAY_STT_ENGINE", "stt_engine", _choice,
@@ -207,7 +250,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SEESAY_DETAIL_ANSWER_TOKENS", "detail_answer_tokens", _number(int, 8, 4096),
              "Longest answer when more detail is asked for, in tokens (default 500)."),
     Variable("SEESAY_NETWORK_TIMEOUT", "network_timeout", _number(float, 0.5, 120),
-             "Seconds before any network request (gTTS) gives up (default 5)."),
+             "Seconds before any network request (gTTS; connecting to the answering server) gives up (default 5)."),
     Variable("SEESAY_DEBUG", "debug", _bool,
              "When on, logs include questions and answers (never photos or audio). Off by default."),
 )
@@ -229,6 +272,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             )
     values = {var.field: var.parse(env[var.name], var) for var in VARIABLES if var.name in env}
     settings = Settings(**values)
+    if settings.vlm_engine == "openai" and not settings.vlm_url:
+        raise ConfigError(
+            "SEESAY_VLM_ENGINE is openai, but SEESAY_VLM_URL, the answering server's address, is not set.",
+            "Set SEESAY_VLM_URL, for example to http://gpu-box:8000/v1, or set SEESAY_VLM_ENGINE to transformers.",
+        )
     if settings.private and settings.tts_engine == "gtts":
         raise ConfigError(
             "SEESAY_PRIVATE is on, but SEESAY_TTS_ENGINE is gtts, which sends the answer to Google.",

@@ -65,7 +65,7 @@ class Engines:
     vlm: VisionLanguageModel
     stt: SpeechToText | None = None  # None: typed questions only
     tts: TextToSpeech | None = None  # None: answers are not spoken
-    lock: TurnLock = field(default_factory=TurnLock)  # one question at a time on the shared model, in order
+    lock: TurnLock = field(default_factory=TurnLock)  # questions take turns on the shared model, in order
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,15 @@ class AskOptions:
 # --- settings -> one engine ---------------------------------------------------------------------
 
 def load_vlm(settings: Settings) -> VisionLanguageModel:
+    """The answering model: in this process, or (SEESAY_VLM_ENGINE=openai) a server's, with no torch here."""
     from . import vlm
 
+    if settings.vlm_engine == "openai":
+        from .vlm.remote import RemoteOptions
+
+        return vlm.load_vlm(settings.vlm_model_name(), engine="openai", url=settings.vlm_url,
+                            api_key=settings.vlm_api_key,
+                            options=RemoteOptions(connect_seconds=settings.network_timeout))
     return vlm.load_vlm(settings.llava(), device=settings.resolved_device(), quantization=settings.quantization(),
                         dtype=settings.dtype(), compile=settings.compile())
 
@@ -172,8 +179,11 @@ class Models:
     """
 
     def __init__(self, settings: Settings) -> None:
+        from .vlm import answers_at_once
+
         self.settings = settings
-        self.lock = TurnLock()  # one question at a time on the shared model, in order
+        # questions take turns on the model: one at a time in this process, many at once on a model server
+        self.lock = TurnLock(slots=answers_at_once(settings.vlm_engine))
         self._slots: dict[tuple, _Slot] = {}
         self._slots_lock = threading.Lock()
 

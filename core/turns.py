@@ -1,7 +1,8 @@
 """A first-come, first-served lock for one shared model, that can say how many are waiting.
 
-A hosted SeeSay serves many people from one model object. Generation runs one at a time; the
-others wait their turn and are told how many questions are ahead of them. A ticket that is given
+A hosted SeeSay serves many people from one model object. Generation runs one at a time (or, on a
+model server that batches, a few at a time: ``slots``); the others wait their turn and are told how
+many questions are ahead of them. A ticket that is given
 up (the person left the page) leaves the queue, so nobody behind it waits for nothing.
 """
 
@@ -15,16 +16,19 @@ __all__ = ["TurnLock"]
 
 
 class TurnLock:
-    """A fair lock: holders are served in the order they took a ticket.
+    """A fair lock that ``slots`` can hold at once, served in the order they took a ticket.
 
     Use ``take()``, then ``wait(ticket, ahead)`` until it returns 0 (it returns the number ahead each
     time it changes), and always ``release(ticket)`` in a ``finally``, also when giving up.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, slots: int = 1) -> None:
+        if slots < 1:
+            raise ValueError(f"a lock needs at least one slot, not {slots}")
+        self.slots = slots
         self._cond = threading.Condition()
         self._numbers = itertools.count()
-        self._queue: deque[int] = deque()  # head holds the lock
+        self._queue: deque[int] = deque()  # the first ``slots`` hold the lock
 
     def take(self) -> int:
         with self._cond:
@@ -33,9 +37,12 @@ class TurnLock:
             return ticket
 
     def ahead(self, ticket: int) -> int:
-        """How many are before ``ticket`` (the one running included)."""
+        """How many must finish before ``ticket`` holds the lock (0: it holds it)."""
         with self._cond:
-            return self._queue.index(ticket)
+            return self._ahead(ticket)
+
+    def _ahead(self, ticket: int) -> int:
+        return max(0, self._queue.index(ticket) - self.slots + 1)
 
     def wait(self, ticket: int, known: int | None = None, timeout: float = 1.0) -> int:
         """Wait until the number ahead differs from ``known`` (the last one told), or ``timeout``.
@@ -45,10 +52,10 @@ class TurnLock:
         """
         with self._cond:
             if known is None:
-                known = self._queue.index(ticket)
+                known = self._ahead(ticket)
             if known:
-                self._cond.wait_for(lambda: self._queue.index(ticket) != known, timeout)
-            return self._queue.index(ticket)
+                self._cond.wait_for(lambda: self._ahead(ticket) != known, timeout)
+            return self._ahead(ticket)
 
     def release(self, ticket: int) -> None:
         """Give the turn (or the place in the queue) back."""

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.modelserver import model_servers, one_word_llava  # noqa: F401  (fixtures shared by every module)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

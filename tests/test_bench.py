@@ -56,3 +56,51 @@ def test_runs_saved_before_follow_ups_were_measured_still_render(tmp_path):
     assert "follow-up question" not in text and "| Time to first audio (s) | 20.00 | 5.00 | 25% |" in text
     plot(runs, saved, tmp_path / "old.png", lead=3.0, title="old")
     assert (tmp_path / "old.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- bench.load: the check that everyone got their own answers, on a scripted pipeline ---------------
+
+
+class ScriptedPipeline:
+    """Answers each question with a text made from the photo and the question; ``leaky`` lets answers
+    written at the same time mix, as a server that mixed up requests would."""
+
+    def __init__(self, leaky: bool):
+        import threading
+
+        self.leaky, self.active, self.lock = leaky, 0, threading.Lock()
+
+    def take_photo(self, data, choices, *, spoken):
+        import hashlib
+
+        from core.pipeline import PhotoTaken
+
+        yield PhotoTaken(type("P", (), {"key": hashlib.sha256(data).hexdigest()[:8]})())
+
+    def ask(self, photo, question, history, choices, *, max_tokens, min_tokens):
+        import time
+
+        from core.pipeline import Answer, Done
+
+        with self.lock:
+            self.active += 1
+            others = self.active - 1
+        time.sleep(0.02)
+        with self.lock:
+            self.active -= 1
+        text = f"{photo.key} {question} {len(history)}" + (" and someone else's" if self.leaky and others else "")
+        yield Done(Answer(question, "en", text, timings={"first_token": 0.01, "total": 0.02 + others / 100}))
+
+
+def test_the_load_check_finds_answers_that_are_not_the_askers_own():
+    from bench.load import markdown, run
+
+    fine = run("server", "scripted", ScriptedPipeline(leaky=False), people=6, tokens=4, progress=lambda line: None)
+    leaky = run("server", "scripted", ScriptedPipeline(leaky=True), people=6, tokens=4, progress=lambda line: None)
+    assert not fine.wrong and len(fine.together) == 12 and len({a.answer for a in fine.alone}) == 12
+    assert leaky.wrong  # asked together, their answers mixed: the check says so
+    info = {"command": "python -m bench.load", "cpu": "test", "cores": 2, "people": 6, "tokens": 4,
+            "load_before": 0.0, "load_after": 0.0, "model": "scripted"}
+    text = markdown([fine, leaky], info)
+    assert "| yes (12 answers compared; 12 different answers among 12) |" in text
+    assert f"NO: {len(leaky.wrong)} differ" in text

@@ -551,8 +551,10 @@ WRONG = {
     "choice": ["not-a-choice", "GPU!"],
     "bool": ["maybe", "2"],
     "number": ["abc", "-1", "nan", "inf", "1e12", ""],
+    "url": ["gpu-box:8000/v1", "ftp://gpu-box/v1", "http://gpu-box:port/v1"],
 }
-TEXT_VARIABLES = {"SEESAY_LLAVA_MODEL", "SEESAY_WHISPER_MODEL", "SEESAY_PIPER_VOICE"}
+TEXT_VARIABLES = {"SEESAY_LLAVA_MODEL", "SEESAY_WHISPER_MODEL", "SEESAY_PIPER_VOICE", "SEESAY_VLM_MODEL",
+                  "SEESAY_VLM_API_KEY"}
 
 
 def _kind(var) -> str:
@@ -560,6 +562,8 @@ def _kind(var) -> str:
         return "choice"
     if var.name in TEXT_VARIABLES:
         return "text"
+    if var.name == "SEESAY_VLM_URL":
+        return "url"
     return "bool" if var.name in ("SEESAY_PRIVATE", "SEESAY_DEBUG") else "number"
 
 

@@ -57,3 +57,35 @@ def test_wait_reports_a_change_that_happened_before_it_was_called():
     assert time.perf_counter() - start < 1  # returned at once, not after the timeout
     lock.release(b)
     assert lock.wait(c, 1, timeout=5) == 0
+
+
+def test_a_lock_with_slots_lets_that_many_hold_it_and_queues_the_rest():
+    lock, running, peak, guard = TurnLock(slots=3), [0], [0], threading.Lock()
+    tickets = [lock.take() for _ in range(5)]
+    assert [lock.ahead(t) for t in tickets] == [0, 0, 0, 1, 2]
+    lock.release(tickets[1])  # one of the holders finishes: the first in line holds it now
+    assert [lock.ahead(t) for t in tickets[3:]] == [0, 1]
+    for t in tickets:
+        lock.release(t)
+
+    def worker():
+        ticket = lock.take()
+        try:
+            ahead = lock.ahead(ticket)
+            while ahead:
+                ahead = lock.wait(ticket, ahead, timeout=0.05)
+            with guard:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            time.sleep(0.05)
+            with guard:
+                running[0] -= 1
+        finally:
+            lock.release(ticket)
+
+    threads = [threading.Thread(target=worker) for _ in range(9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert peak[0] == 3 and len(lock) == 0

@@ -2,7 +2,9 @@
 
 * :mod:`core.vlm.prompt`  prompt building and answer cleaning, pure text (no torch);
 * :mod:`core.vlm.llava`   the ``transformers`` engine: LLaVA, LLaVA-NeXT and LLaVA-Interleave in this
-  process, in 4-bit NF4 on CUDA, with the photo's prefix cache and streaming.
+  process, in 4-bit NF4 on CUDA, with the photo's prefix cache and streaming;
+* :mod:`core.vlm.remote`  the ``openai`` engine: any OpenAI-compatible ``/v1/chat/completions`` server
+  (vLLM, SGLang, ``transformers serve``), over HTTP; no model in this process.
 
 Engines are chosen by name with :func:`load_vlm`. Importing this package imports neither torch nor
 transformers: the engine modules do, when a model is loaded.
@@ -20,12 +22,13 @@ from .prompt import SYSTEM_PROMPT, Turn
 if TYPE_CHECKING:
     from ..images import Photo
     from .llava import VlmOptions
+    from .remote import RemoteOptions
 
 __all__ = ["ENGINES", "QUANTIZATIONS", "DTYPES", "COMPILE", "SYSTEM_PROMPT", "Token", "Turn",
-           "VisionLanguageModel", "load_vlm"]
+           "VisionLanguageModel", "answers_at_once", "load_vlm"]
 
-#: answering engines, by name
-ENGINES = ("transformers",)
+#: SEESAY_VLM_ENGINE: the model in this process (transformers), or an OpenAI-compatible server (openai)
+ENGINES = ("transformers", "openai")
 #: SEESAY_LLAVA_QUANTIZATION: auto (the device's default), 4-bit NF4 through bitsandbytes, or plain weights
 QUANTIZATIONS = ("auto", "nf4", "none")
 #: SEESAY_LLAVA_DTYPE: the compute dtype
@@ -59,20 +62,50 @@ class VisionLanguageModel(Protocol):
         """
 
 
-def load_vlm(model: str, *, device: str, quantization: str, dtype: str, engine: str = "transformers",
-             compile: bool = False, options: VlmOptions | None = None) -> VisionLanguageModel:
-    """Load the vision-language model ``model`` (hub id or local folder) with the engine ``engine``.
+def answers_at_once(engine: str) -> int:
+    """How many answers the engine ``engine`` writes at once: the in-process model one, a server many."""
+    if engine == "openai":
+        from .remote import RemoteOptions
 
-    ``device``: auto, cuda or cpu; ``quantization``: one of :data:`QUANTIZATIONS`; ``dtype``: one of
-    :data:`DTYPES`; ``compile``: compile the decoding step (CUDA only; the first answer is generated at
-    load time so that the compilation is done before anyone asks). Raises ConfigError for a setting
-    SeeSay does not know, ModelUnavailableError when the model cannot be loaded.
+        return RemoteOptions().parallel
+    return 1
+
+
+def load_vlm(model: str, *, engine: str = "transformers", device: str = "auto", quantization: str = "auto",
+             dtype: str = "auto", compile: bool = False, url: str = "", api_key: str = "",
+             options: VlmOptions | RemoteOptions | None = None) -> VisionLanguageModel:
+    """The vision-language model ``model`` with the engine ``engine`` (one of :data:`ENGINES`).
+
+    ``transformers``: ``model`` is a hub id or local folder, loaded here. ``device``: auto, cuda or cpu;
+    ``quantization``: one of :data:`QUANTIZATIONS`; ``dtype``: one of :data:`DTYPES`; ``compile``: compile
+    the decoding step (CUDA only; the first answer is generated at load time so that the compilation is done
+    before anyone asks); ``options``: a :class:`~core.vlm.llava.VlmOptions`.
+
+    ``openai``: ``model`` is the name the server at ``url`` (e.g. ``http://gpu-box:8000/v1``) gives its
+    model; ``api_key`` is sent as a bearer token when set; ``options``: a
+    :class:`~core.vlm.remote.RemoteOptions`. Nothing is loaded and the server is not contacted until the
+    first question, so a server that starts later is found then.
+
+    Raises ConfigError for a setting SeeSay does not know, ModelUnavailableError when the model cannot be
+    loaded.
     """
     if engine not in ENGINES:
         raise ConfigError(f"SeeSay does not know the answering engine {engine!r}.",
                           f"Use one of: {', '.join(ENGINES)}.")
+    if engine == "openai":
+        from .remote import OpenAICompatible, RemoteOptions
+
+        if not url:
+            raise ConfigError("The answering engine is openai, but no server address is set.",
+                              "Set SEESAY_VLM_URL to the server's address, for example http://gpu-box:8000/v1.")
+        if options is not None and not isinstance(options, RemoteOptions):
+            raise TypeError(f"the openai engine takes RemoteOptions, not {type(options).__name__}")
+        return OpenAICompatible(url, model, api_key=api_key, options=options or RemoteOptions())
+
     from .llava import TransformersLlava, VlmOptions
 
+    if options is not None and not isinstance(options, VlmOptions):
+        raise TypeError(f"the transformers engine takes VlmOptions, not {type(options).__name__}")
     options = options or VlmOptions()
     if compile:
         import dataclasses
