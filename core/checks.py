@@ -32,7 +32,7 @@ REMINDER = "Please check with someone sighted before you act on it."
 #: Italian, Portuguese, Dutch): stems, matched at the start of a word
 DOMAINS: dict[str, tuple[str, ...]] = {
     "medicine": ("dose", "dosage", "tablet", "pill", "capsule", "medic", "drug", "prescri", "mg", "ml",
-                 "take", "how many", "how much should", "dosis", "pastilla", "comprimido", "medicament", "tomar",
+                 "how much should i take", "how many should i take", "how many do i take", "dosis", "pastilla", "comprimido", "medicament", "tomar",
                  "tome", "prendre", "nehmen", "einnehmen", "prendere", "innemen",
                  "posolog", "comprimé", "gélule", "dosierung", "tablette", "medikament", "arznei",
                  "compressa", "farmaco", "remédio", "remedio", "pílula", "medicijn", "pil"),

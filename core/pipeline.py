@@ -43,6 +43,7 @@ from .engines import AskOptions, Choices, Engines, Models, ask_options
 from .errors import SeeSayError, SpeechSynthesisError
 from .events import (Answer, AnswerAudio, AnswerText, Asked, Checked, Done, Event, Heard, Loading, PhotoTaken,
                      Queued, Remark, TextRead, Transcribed)
+from .confidence import hedge, in_words
 from .quick import QUICK, READ_BY_MODEL, quick
 from .speaker import split_sentences
 from .vlm.prompt import Turn, reference_note
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Pipeline", "Engines", "AskOptions", "Choices", "Turn", "Answer", "Event", "Loading", "PhotoTaken", "Checked",
     "TextRead", "Queued", "Heard", "Transcribed", "Asked", "Remark", "AnswerText", "AnswerAudio", "Done", "ask",
-    "prepare", "split_sentences", "QUICK", "DESCRIBE", "DESCRIBE_DETAIL",
+    "prepare", "split_sentences", "QUICK", "DESCRIBE", "DESCRIBE_DETAIL", "in_words", "spoken_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,15 @@ TEXT_READER_DOWN = ("The text reader is not working right now, so this answer co
                     "model alone, which often misreads text.")
 #: readings kept, least recently used dropped (a reading is small: text and boxes)
 KEPT_READINGS = 32
+
+
+def spoken_text(answer: str, remarks: Sequence[Remark] = (), hedged: bool = False) -> str:
+    """What is said for an answer, as one text ("Speak this answer"): the notes before it, the answer
+    (hedged when it was), the remarks after it."""
+    parts = [r.text for r in remarks if not r.after]
+    parts.append(hedge(answer) if hedged else answer)
+    parts += [r.text for r in remarks if r.after]
+    return " ".join(p for p in parts if p)
 
 
 class Pipeline:

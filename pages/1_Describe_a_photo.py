@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.pipeline import DESCRIBE, DESCRIBE_DETAIL, QUICK
 from ui import asking, page, widgets
-from ui.render import LAST_ANSWER_ID, guard, show_answer, show_photo, show_speech
+from ui.render import LAST_ANSWER_ID, guard, show_answer, show_confidence, show_photo, show_speech
 from ui.state import Kind, session
 
 conf = page.setup("Describe a photo")
@@ -45,6 +45,7 @@ for i, entry in enumerate(entries):
     heading = {Kind.DESCRIBE: "Short description", Kind.DETAIL: "Detailed description"}.get(entry.kind)
     st.subheader(heading or widgets.entry_heading(entry, i + 1), anchor=False)
     show_answer(entry.answer, entry.language, element_id=LAST_ANSWER_ID if latest else "", remarks=entry.remarks)
+    show_confidence(entry)
     if latest:
         show_speech(entry)
 

@@ -778,7 +778,9 @@ def test_on_a_fresh_start_loading_is_said_once_before_the_work_it_delays(app_env
     if page == ASK:
         ask_typed(at, "What is in the photo?")
     assert_no_crash(at)
-    assert announced(at) == ["Photo received.", LOADING, "Thinking…", "Answer ready."]
+    says = announced(at)
+    assert says[:4] == ["Photo received.", LOADING, "Thinking…", "Answer ready."]
+    assert len(says) == 5 and "sure" in says[4]  # then how sure SeeSay is, once
 
 
 @pytest.mark.models
@@ -810,3 +812,85 @@ def test_a_question_that_comes_before_its_photo_is_answered_when_the_photo_arriv
     assert says.index(WAITING_FOR_PHOTO) < says.index("Photo received.") < says.index("Answer ready.")
     at.run()
     assert len(session(at).entries) == 1  # answered once
+
+
+# --- see well before answering: quality guidance, quick questions; say it honestly ---------------------
+
+
+def blurred_jpeg() -> bytes:
+    from PIL import ImageFilter
+
+    from tests.media import image_bytes, scene
+
+    return image_bytes(scene(3).filter(ImageFilter.GaussianBlur(6)), "JPEG")
+
+
+@pytest.mark.models
+def test_a_blurry_photo_gets_guidance_first_and_can_be_described_anyway(app_env):
+    at = app(DESCRIBE)
+    at.camera_input[0].upload("photo.jpg", blurred_jpeg(), "image/jpeg")
+    at.run()
+    assert_no_crash(at)
+    s = session(at)
+    assert s.photo is not None and s.entries == []  # no model ran: the guidance comes first
+    guidance = s.quality.guidance
+    assert "blurry" in guidance and "Hold the phone still" in guidance
+    assert [w.value for w in at.warning] == [guidance]
+    assert guidance in announced(at)
+    assert any(c["kind"] == "message" and c["play"] for c in sent(at, "clip"))  # and spoken
+    button(at, "Describe anyway").click().run()
+    assert_no_crash(at)
+    assert [e.kind for e in session(at).entries] == ["describe"]
+    assert not at.warning  # the person chose to go on: the guidance is not repeated
+    assert "Answer ready." in announced(at)
+
+
+@pytest.mark.models
+def test_a_question_waiting_for_a_flawed_photo_is_answered_only_when_asked_anyway(app_env):
+    at = app(ASK)
+    ask_typed(at, "What is in the photo?")
+    at.file_uploader[0].upload("photo.png", flat_png(), "image/png")
+    at.run()
+    assert_no_crash(at)
+    s = session(at)
+    assert s.entries == [] and len(s.pending) == 1 and "featureless" in {f.kind for f in s.quality.findings}
+    assert at.warning and "point the camera" in at.warning[0].value.lower()
+    button(at, "Answer anyway").click().run()
+    assert_no_crash(at)
+    assert [e.question for e in session(at).entries] == ["What is in the photo?"] and not session(at).pending
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("page", [DESCRIBE, ASK])
+def test_quick_questions_are_buttons_that_ask_their_own_question(app_env, page, asked):
+    from core.pipeline import QUICK
+
+    at = with_photo(page)
+    labels = [b.label for b in at.button]
+    names = ("read", "colours", "people", "ahead") if page == DESCRIBE else tuple(QUICK)
+    assert all(QUICK[n].label in labels for n in names)
+    before = len(session(at).entries)
+    button(at, QUICK["ahead"].label).click().run()
+    assert_no_crash(at)
+    entry = session(at).entries[-1]
+    assert len(session(at).entries) == before + 1 and entry.kind == "quick" and entry.question == QUICK["ahead"].label
+    assert asked[-1].max_new_tokens == DETAIL_TOKENS  # "what is ahead" may take longer to say
+    assert "clock position" in session(at).turns()[-1].question or entry.question == QUICK["ahead"].label
+    says = announced(at)
+    assert says.index("Thinking…") < says.index("Answer ready.")
+    assert any(c.value.startswith("SeeSay") and "sure" in c.value for c in at.caption)
+
+
+@pytest.mark.models
+def test_read_the_text_is_the_text_readers_words_not_the_models(app_env):
+    from core.pipeline import QUICK
+    from core.testmodels.labels import render_label
+
+    label = render_label("Ibuprofen 200 mg\nTake 1 or 2 tablets every 4 to 6 hours")
+    at = with_photo(ASK, photo=label.png)
+    button(at, QUICK["read"].label).click().run()
+    assert_no_crash(at)
+    entry = session(at).entries[-1]
+    assert entry.engines.get("ocr") and "vlm" not in entry.engines  # no model paraphrase
+    assert "Ibuprofen" in entry.answer and "200 mg" in entry.answer and "tablets" in entry.answer
+    assert any("Ibuprofen" in h for h in answers_html(at))

@@ -17,12 +17,26 @@ from core.pipeline import Asked, Done, Loading, PhotoTaken, Pipeline, Queued
 from tests.fakes import FakeSTT, FakeTTS, FakeVLM
 
 
-def png() -> bytes:
-    from PIL import Image
+def png(seed: int = 0) -> bytes:
+    from tests.media import scene_bytes
 
-    buf = io.BytesIO()
-    Image.new("RGB", (64, 48), (200, 40, 40)).save(buf, "PNG")
-    return buf.getvalue()
+    return scene_bytes(seed)
+
+
+class FakeReader:
+    """A text reader that finds ``text`` in every photo."""
+
+    name = "fake-ocr"
+
+    def __init__(self, text: str = "") -> None:
+        self.text, self.read_count = text, 0
+
+    def read(self, image):
+        from core.ocr import Line, Reading
+
+        self.read_count += 1
+        lines = tuple(Line(t, ((0, 0), (10, 0), (10, 10), (0, 10)), 0.99) for t in self.text.splitlines() if t)
+        return Reading(lines=lines, text=self.text, size=image.size, seconds=0.0, engine=self.name)
 
 
 @pytest.fixture
@@ -49,6 +63,8 @@ def loaders(monkeypatch):
     monkeypatch.setattr(engines_module, "load_stt", lambda settings: box.load(("stt",), lambda: box.stt))
     monkeypatch.setattr(engines_module, "load_voice", lambda settings, name, private: box.load(
         ("voice", name, private), lambda: box.voices[name]))
+    box.reader = FakeReader()
+    monkeypatch.setattr(engines_module, "load_ocr", lambda settings: box.load(("ocr",), lambda: box.reader))
     return box
 
 

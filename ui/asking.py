@@ -15,10 +15,10 @@ from typing import Optional, Union
 import streamlit as st
 
 from core.pipeline import (AnswerAudio, AnswerText, Asked, Checked, Done, Heard, Loading, PhotoTaken, Queued,
-                           Remark, Transcribed)
+                           Remark, Transcribed, in_words)
 
 from . import browser, resources
-from .render import LAST_ANSWER_ID, answer_html, question_html, show_speech, speak_message
+from .render import LAST_ANSWER_ID, answer_html, question_html, show_confidence, show_speech, speak_message
 from .state import Entry, Kind, Pending, session
 
 __all__ = ["take_photo", "show_guidance", "answer", "answer_pending", "LOADING", "WAITING_FOR_PHOTO"]
@@ -148,8 +148,11 @@ def answer(question: Union[str, bytes], *, kind: Kind, detail: bool = False,
                 text_slot.html(answer_html(result.text, result.language, element_id=LAST_ANSWER_ID,
                                            remarks=result.remarks))
                 entry = s.add_entry(kind=kind, answer=result, photo_key=photo.key)
+                show_confidence(entry, area)
                 show_speech(entry, area)
                 browser.announce("Answer ready.")
+                if "vlm" in result.engines and result.confidence is not None:
+                    browser.announce(in_words(result.confidence))  # how sure, said once, after
                 return entry
     finally:
         status.clear()

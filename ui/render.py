@@ -77,6 +77,14 @@ def show_answer(text: str, language: str, target=None, *, element_id: str = "", 
     (target or st).html(answer_html(text, language, element_id=element_id, remarks=remarks))
 
 
+def show_confidence(entry: Entry, target=None) -> None:
+    """How sure SeeSay is of an answer, in words (answers SeeSay did not write itself have none)."""
+    from core.pipeline import in_words
+
+    if "vlm" in entry.engines:
+        (target or st).caption(in_words(entry.confidence))
+
+
 def show_question(text: str, language: str, target=None) -> None:
     (target or st).html(question_html(text, language))
 
@@ -116,7 +124,9 @@ def speak_entry(entry: Entry) -> str:
     button stays, so they can try again.
     """
     if not entry.speech:
-        spoken = _speech(entry.answer, entry.language)
+        from core.pipeline import spoken_text
+
+        spoken = _speech(spoken_text(entry.answer, entry.remarks, entry.hedged), entry.language)
         if spoken is None:
             problem = ("No voice could speak this answer just now. The text above is the whole answer. "
                        "Press Speak this answer to try again.")

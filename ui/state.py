@@ -99,6 +99,8 @@ class Entry:
     asked_at: str  # ISO time, local to the server
     question_language: str = "en"  # language of the question (detected once, when it was asked)
     remarks: tuple = ()  # core Remark events said with the answer (notes before it, advice after it)
+    confidence: Optional[float] = None  # 0..1 from the model's own token probabilities; None: unknown
+    hedged: bool = False  # the spoken answer began "I am not sure, but ..."
     speech: Optional[bytes] = None  # the whole answer as one clip
     speech_mime: str = ""
     engines: dict = field(default_factory=dict)  # stage -> engine that did it
@@ -176,6 +178,7 @@ class Session:
             speech=answer.speech.audio if answer.speech is not None else None,
             speech_mime=answer.speech.mime if answer.speech is not None else "",
             engines=dict(answer.engines), speech_error=answer.speech_error, remarks=tuple(answer.remarks),
+            confidence=answer.confidence, hedged=answer.hedged,
         )
         self.next_id += 1
         self.entries.append(entry)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.pipeline import QUICK
 
-from .render import LAST_ANSWER_ID, show_answer, show_question, show_speech
+from .render import LAST_ANSWER_ID, show_answer, show_confidence, show_question, show_speech
 from .state import Entry, Kind, Session, session
 
 __all__ = ["PHOTO_TYPES", "photo_inputs", "quick_buttons", "entry_heading", "show_entry", "flash"]
@@ -76,6 +76,7 @@ def show_entry(entry: Entry, *, heading: str, play: bool = True) -> None:
         show_question(entry.question, entry.question_language)
     # The latest answer on the page has a stable id (browser tests and skip links use it).
     show_answer(entry.answer, entry.language, element_id=LAST_ANSWER_ID if play else "", remarks=entry.remarks)
+    show_confidence(entry)
     if play:
         show_speech(entry)
 
