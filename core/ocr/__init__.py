@@ -92,7 +92,7 @@ class Options:
 
     text_score: float = 0.5  # lines read with less confidence go to Reading.skipped
     max_side: int = 2000  # the detector sees the photo downscaled to this longer side (crops come from full size)
-    space_threshold: float = 0.01  # see core.ocr.spacing.SPACE_THRESHOLD
+    space_threshold: float = 0.012  # see core.ocr.spacing.SPACE_THRESHOLD
     threads: int = 0  # onnxruntime threads per model; 0 = its default (all cores)
     model_dir: Path | None = field(default=None)  # folder holding the three .onnx files; None = the wheel's own
 
