@@ -25,7 +25,7 @@ from .framing import Advice, framing
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["ENGINES", "Line", "Reading", "TextReader", "Advice", "NO_TEXT", "load_ocr", "framing"]
+__all__ = ["ENGINES", "Line", "Reading", "TextReader", "Options", "Advice", "NO_TEXT", "load_ocr", "framing"]
 
 log = logging.getLogger(__name__)
 
