@@ -17,6 +17,7 @@ __all__ = [
     "ModelUnavailableError",
     "GenerationError",
     "SpeechSynthesisError",
+    "TextReadingError",
 ]
 
 
@@ -81,3 +82,9 @@ class SpeechSynthesisError(SeeSayError):
     """No voice could speak the answer. The answer is still there as text."""
 
     stage = "speech"
+
+
+class TextReadingError(SeeSayError):
+    """The text reader failed on this photo; the vision-language model can still answer."""
+
+    stage = "text"
