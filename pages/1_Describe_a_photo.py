@@ -55,7 +55,7 @@ if s.flawed:
     st.button("Describe anyway", key="describe-anyway", on_click=describe_anyway)
 area = st.container()
 more = False
-if any(e.kind == Kind.DESCRIBE for e in entries):
+if not s.flawed:
     st.markdown("**More detail** asks for a longer description, with any writing read out word for word.")
     more = st.button("More detail", key="more-detail")
 quick = widgets.quick_buttons("describe", QUICK_HERE)

@@ -13,7 +13,7 @@ from core import engines as engines_module
 from core.config import Settings
 from core.engines import Choices, Models, ask_options
 from core.errors import ModelUnavailableError, SpeechSynthesisError
-from core.pipeline import Asked, Done, Loading, PhotoTaken, Pipeline, Queued
+from core.pipeline import Asked, Checked, Done, Loading, PhotoTaken, Pipeline, Queued, TextRead
 from tests.fakes import FakeSTT, FakeTTS, FakeVLM
 
 
@@ -35,7 +35,8 @@ class FakeReader:
         from core.ocr import Line, Reading
 
         self.read_count += 1
-        lines = tuple(Line(t, ((0, 0), (10, 0), (10, 10), (0, 10)), 0.99) for t in self.text.splitlines() if t)
+        lines = tuple(Line(t, ((40, 60 + 50 * i), (280, 60 + 50 * i), (280, 100 + 50 * i), (40, 100 + 50 * i)), 0.99)
+                      for i, t in enumerate(self.text.splitlines()) if t)  # well framed: large, inside the edges
         return Reading(lines=lines, text=self.text, size=image.size, seconds=0.0, engine=self.name)
 
 
@@ -152,14 +153,15 @@ def test_with_no_voice_at_all_the_reason_is_kept(loaders):
 def test_a_photo_is_taken_loading_is_said_once_and_the_question_waits_for_nothing(loaders):
     pipeline = Pipeline(Settings(tts_engine="auto"))
     events = list(pipeline.take_photo(png(), Choices()))
-    assert [type(e) for e in events] == [PhotoTaken, Loading]
-    assert set(events[1].stages) == {"vlm", "stt", "voice"}
-    assert loaders.vlm.prepared == [events[0].photo.key]
+    assert [type(e) for e in events] == [PhotoTaken, Checked, Loading, TextRead]
+    assert events[1].quality.ok and set(events[2].stages) == {"vlm", "ocr", "stt", "voice"}
+    assert loaders.vlm.prepared == [events[0].photo.key] and loaders.reader.read_count == 1
     asked = list(pipeline.ask(events[0].photo, "What is this?", (), Choices()))
     assert not [e for e in asked if isinstance(e, Loading)]  # everything was loaded with the photo
     assert isinstance(asked[0], Asked) and isinstance(asked[-1], Done)
-    again = list(pipeline.take_photo(png(), Choices()))
-    assert [type(e) for e in again] == [PhotoTaken]
+    again = list(pipeline.take_photo(png(1), Choices()))
+    assert [type(e) for e in again] == [PhotoTaken, Checked, TextRead]  # nothing more to load
+    assert loaders.reader.read_count == 2  # each photo read once: the question used the kept reading
 
 
 def test_preparing_a_photo_waits_its_turn_and_says_so(loaders):
@@ -191,3 +193,97 @@ def test_a_voice_that_cannot_load_is_said_with_the_answer(loaders):
     done = list(pipeline.ask(photo, "What is this?"))[-1]
     assert done.answer.text and done.answer.speech is None
     assert done.answer.speech_error == "No voice is installed."
+
+
+# --- see well before answering; say it honestly (the stages in the pipeline) ----------------------------
+
+
+def flat() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (400, 300), (128, 128, 128)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_flawed_photo_gets_its_guidance_before_any_model_runs(loaders):
+    pipeline = Pipeline(Settings())
+    events = list(pipeline.take_photo(flat(), Choices()))
+    assert [type(e) for e in events] == [PhotoTaken, Checked]
+    assert not events[1].quality.ok and "featureless" in {f.kind for f in events[1].quality.findings}
+    assert loaders.calls == []  # nothing loaded, nothing read
+    anyway = list(pipeline.take_photo(flat(), Choices(), anyway=True))
+    assert [type(e) for e in anyway][:3] == [PhotoTaken, Checked, Loading] and loaders.vlm.prepared
+
+
+def test_the_text_found_goes_to_the_model_as_reference(loaders):
+    loaders.reader.text = "Ibuprofen 200 mg\nTake 1 tablet"
+    pipeline = Pipeline(Settings())
+    photo = list(pipeline.take_photo(png()))[0].photo
+    list(pipeline.ask(photo, "What is in the photo?"))
+    notes = loaders.vlm.calls[-1]["notes"]
+    assert notes[0] == "Reference OCR token: Ibuprofen, 200, mg, Take, 1, tablet"
+    loaders.reader.text = ""
+    other = list(pipeline.take_photo(png(2)))[0].photo
+    list(pipeline.ask(other, "What is in the photo?"))
+    assert not any(n.startswith("Reference OCR") for n in loaders.vlm.calls[-1]["notes"])
+
+
+def test_read_the_text_is_the_readers_words_exactly(loaders):
+    from core.pipeline import QUICK
+
+    loaders.reader.text = "Take1 or 2 tablets\nEXP 03/2027"
+    pipeline = Pipeline(Settings())
+    photo = list(pipeline.take_photo(png()))[0].photo
+    calls = len(loaders.vlm.calls)
+    events = list(pipeline.quick(photo, "read"))
+    answer = events[-1].answer
+    assert answer.text == "Take1 or 2 tablets\nEXP 03/2027" and answer.question == QUICK["read"].label
+    assert len(loaders.vlm.calls) == calls and answer.engines["ocr"] == "fake-ocr"  # no model paraphrase
+    said = [text for text, _ in loaders.voices["auto"].spoken]
+    assert said == ["Take1 or 2 tablets", "EXP 03/2027"] and answer.speech is not None
+
+
+def test_read_the_text_says_plainly_when_there_is_none(loaders):
+    from core.ocr import NO_TEXT
+
+    pipeline = Pipeline(Settings())
+    photo = list(pipeline.take_photo(png()))[0].photo
+    assert list(pipeline.quick(photo, "read"))[-1].answer.text == NO_TEXT
+
+
+def test_without_the_text_reader_the_model_reads_and_the_person_is_told(loaders):
+    from core.pipeline import READ_BY_MODEL, TEXT_READER_DOWN
+
+    loaders.broken[("ocr",)] = ModelUnavailableError("Text reading is not available.", "Install it.")
+    pipeline = Pipeline(Settings())
+    photo = list(pipeline.take_photo(png()))[0].photo
+    events = list(pipeline.quick(photo, "read"))
+    assert loaders.vlm.calls[-1]["question"] == READ_BY_MODEL
+    assert events[-1].answer.remarks[0].text == TEXT_READER_DOWN and not events[-1].answer.remarks[0].after
+    asked = list(pipeline.ask(photo, "What does it say?"))
+    assert asked[-1].answer.remarks[0].text == TEXT_READER_DOWN and asked[-1].answer.text  # the plain answer
+
+
+def test_quick_questions_ask_their_own_prompts(loaders):
+    from core.pipeline import QUICK
+
+    pipeline = Pipeline(Settings())
+    photo = list(pipeline.take_photo(png()))[0].photo
+    for name in ("describe", "colours", "people", "ahead"):
+        list(pipeline.quick(photo, name))
+        assert loaders.vlm.calls[-1]["question"] == QUICK[name].prompt
+    assert "clock position" in QUICK["ahead"].prompt and "hazards" in QUICK["ahead"].prompt
+    with pytest.raises(Exception, match="describe, read, colours, people, ahead"):
+        list(pipeline.quick(photo, "weather"))
+
+
+def test_a_dose_question_is_double_checked_against_the_reading(loaders):
+    from core.checks import REMINDER
+
+    loaders.reader.text = "Paracetamol 500 mg"
+    loaders.vlm.answer = "Take 250 mg."
+    pipeline = Pipeline(Settings())
+    photo = list(pipeline.take_photo(png()))[0].photo
+    answer = list(pipeline.ask(photo, "What is the dose?"))[-1].answer
+    assert [r.text for r in answer.remarks] == ["Careful: the label says 500 milligrams, not 250 milligrams.", REMINDER]

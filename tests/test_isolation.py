@@ -103,6 +103,17 @@ class KeyedVLM:
             yield word if i == 0 else " " + word
 
 
+class NoText:
+    """A text reader that finds no text, at once."""
+
+    name = "no-text"
+
+    def read(self, image):
+        from core.ocr import Reading
+
+        return Reading(lines=(), text="", size=image.size, seconds=0.0, engine=self.name)
+
+
 @dataclass
 class TableSTT:
     """"Transcribes" by looking the samples up in a table made from each person's recording."""
@@ -449,6 +460,7 @@ def scripted_app(app_env, monkeypatch):
     monkeypatch.setattr(engines, "load_vlm", lambda settings: vlm)
     monkeypatch.setattr(engines, "load_stt", lambda settings: FakeSTT())  # the Home page loads it; no question here is spoken
     monkeypatch.setattr(engines, "load_voice", lambda settings, name, private: tts)
+    monkeypatch.setattr(engines, "load_ocr", lambda settings: NoText())  # the photos have no writing
     return vlm
 
 

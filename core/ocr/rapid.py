@@ -323,4 +323,4 @@ def _reading_corners(box: np.ndarray, turned: bool, flipped: bool) -> tuple[tupl
 def _failed(error: BaseException) -> TextReadingError:
     log.error("text reading failed: %s: %s", type(error).__name__, error)
     return TextReadingError("I could not read the text in this photo.",
-                            "Your question is answered from the photo itself instead.")
+                            "Questions about it are answered by the answering model alone.")
