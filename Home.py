@@ -68,6 +68,8 @@ with guard():
              "vlm", "SEESAY_LLAVA_MODEL"),
             ("Speech recognition (understands spoken questions)", models.stt,
              "stt", "SEESAY_WHISPER_MODEL"),
+            ("Text reader (reads the writing in photos, word for word)", models.ocr,
+             "ocr", "SEESAY_OCR_ENGINE"),
             ("Voice (reads answers aloud)",
              lambda: models.voice(voice_name(conf, choices), is_private(conf, choices)),
              "voice", "SEESAY_TTS_ENGINE"),
@@ -96,6 +98,9 @@ with guard():
                             "Your history still works.")
             elif any(which == "stt" for _, which, _, _ in failed):
                 st.markdown("Without speech recognition you can still type your questions.")
+            if any(which == "ocr" for _, which, _, _ in failed):
+                st.markdown("Without the text reader, questions about writing are answered by the "
+                            "vision-language model alone, which often misreads it; SeeSay says so each time.")
             offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
             st.markdown(
                 ("This machine is set to work without the Hugging Face hub (HF_HUB_OFFLINE), so models "

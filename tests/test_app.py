@@ -320,7 +320,7 @@ def test_home_shows_models_ready_and_privacy(app_env):
     assert [t.value for t in at.title] == ["SeeSay: hear what is in a photo"]
     assert [h.value for h in at.header][:2] == ["How to use SeeSay without sight", "Models"]
     ready = [s.value for s in at.success]
-    assert len(ready) == 3 and all(v.endswith("ready.") for v in ready)
+    assert len(ready) == 4 and all(v.endswith("ready.") for v in ready)
     page = " ".join(m.value for m in at.markdown)
     assert "Stop speaking" in page and "gTTS" in page and "private mode" in page
     assert "SeeSay is ready." in announced(at)
@@ -626,7 +626,7 @@ def test_missing_model_folder_is_explained_everywhere(app_env, monkeypatch, tmp_
         assert_no_crash(at)
         problems = [e.value for e in at.error]
         assert len(problems) == 1 and "SEESAY_LLAVA_MODEL" in problems[0]
-        assert len(at.success) == 2  # speech recognition and voice still work
+        assert len(at.success) == 3  # speech recognition, the text reader and the voice still work
         assert any("make-test-models" in m.value for m in at.markdown)
 
         at.switch_page(DESCRIBE).run()

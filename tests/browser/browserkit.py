@@ -92,7 +92,7 @@ if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
 for (const type of ["playing", "pause", "ended"]) {
   document.addEventListener(type, (event) => {
     const a = event.target;
-    if (!(a instanceof HTMLMediaElement)) { return; }
+    if (!(a instanceof HTMLAudioElement)) { return; }  // not the camera's <video>
     window.__audioEvents.push({type, id: a.id || "", label: a.getAttribute("aria-label") || "",
                                duration: a.duration, rate: a.playbackRate, time: a.currentTime});
   }, true);

@@ -206,7 +206,7 @@ def warm_app(chromium, seesay_url):
         page = context.new_page()
         open_page(page, seesay_url, PAGES[0], timeout=300_000)
         ready = page.get_by_text(": ready.", exact=False)
-        assert ready.count() == 3, page.locator("main").inner_text()
+        assert ready.count() == 4, page.locator("main").inner_text()
     finally:
         context.close()
     return seesay_url

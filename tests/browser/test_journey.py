@@ -127,7 +127,7 @@ def test_photo_question_answer_history(new_tab, warm_app, media, tmp_path):
     page.wait_for_timeout(1_000)
     assert audio_state(page)["paused"] is True
     assert not [e for e in audio_events(page)[events:] if e["type"] == "playing"], "it started again"
-    assert "Stopped." in live_region_log(page)
+    wait_for_announcement(page, "Stopped.", log)  # said after what was still queued (how sure SeeSay is)
 
     # --- 5. A faster speech rate, heard on "Play answer again" ------------------------------------------
     go_to(page, SETTINGS)
