@@ -152,7 +152,10 @@ def values(text: str) -> list[Value]:
         add(m, _measured("dose", m.group(1), _UNITS[m.group(2).lower()]))
     for m in _PLAIN_NUMBER.finditer(text):
         add(m, Value("number", _number(m.group(1)), _number(m.group(1))))
-    for m in re.finditer(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", text, re.IGNORECASE):
+    words = "|".join(_NUMBER_WORDS)
+    for m in re.finditer(rf"\b({words})\s+(dollars?|euros?|pounds?)\b", text, re.IGNORECASE):  # TWENTY EUROS
+        add(m, _measured("money", str(_NUMBER_WORDS[m.group(1).lower()]), _CURRENCY[m.group(2).lower()]))
+    for m in re.finditer(rf"\b({words})\b", text, re.IGNORECASE):
         n = str(_NUMBER_WORDS[m.group(1).lower()])
         add(m, Value("number", n, n))
     return [value for _, value in sorted(found, key=lambda item: item[0])]
@@ -204,8 +207,13 @@ def domain(question: str, answer: str = "") -> str | None:
     return best if score[best] else None
 
 
-def _matches(value: Value, label: Sequence[Value]) -> bool:
+def _matches(value: Value, label: Sequence[Value], label_text: str = "") -> bool:
+    """Whether the label shows ``value``: the same value, or (a unit the text reader lost, as a "€"
+    symbol) the same number with the unit's word somewhere on the label."""
+    number, _, unit = value.key.partition(" ")
     for seen in label:
+        if unit and seen.kind == "number" and seen.key == number and unit[:-1].lower() in label_text.lower():
+            return True
         if value.kind == "date" and seen.kind == "date":
             short, long = sorted((value.key, seen.key), key=len)
             if long.startswith(short):
@@ -230,7 +238,7 @@ def double_check(question: str, answer: str, label_text: str | None) -> Check | 
     label = values(label_text)
     agreed, disagreed, invented = [], [], []
     for value in said:
-        if _matches(value, label):
+        if _matches(value, label, label_text):
             agreed.append(value)
         else:
             same_kind = tuple(v for v in label if v.kind == value.kind)
@@ -244,7 +252,8 @@ def double_check(question: str, answer: str, label_text: str | None) -> Check | 
         remarks.append(f"Careful: I cannot find {value.spoken} in the text of this photo.")
     important = [v for v in label if v.kind != "number"] or label
     if agreed:
-        remarks.append(f"The label says {_list([v for v in label if _matches(v, agreed)] or agreed)}.")
+        shown = [v for v in label if _matches(v, agreed)]  # read back as the label has it, with its unit
+        remarks.append(f"The label says {_list([v for v in shown if v.kind != 'number'] or shown or agreed)}.")
     elif important and (invented or not said):
         remarks.append(f"The label says {_list(important[:4])}.")
     remarks.append(REMINDER)

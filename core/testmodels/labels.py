@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-__all__ = ["Sample", "FONTS", "CATEGORIES", "samples", "document", "cut", "shrink", "word_errors",
+__all__ = ["Sample", "FONTS", "CATEGORIES", "samples", "document", "printed", "cut", "shrink", "word_errors",
            "word_error_rate", "no_text_photos"]
 
 _DEJAVU = "/usr/share/fonts/truetype/dejavu/"
@@ -171,6 +171,14 @@ def _print(rows: Sequence[_Row], font: str, body: int, width: int, margin: int |
     for x, top, text, face in placed:
         draw.text((x, top), text, fill=INK, font=face)
     return paper, "\n".join(truth)
+
+
+def printed(lines: Sequence[str], font: str = "DejaVu Sans", body: int = BODY, width: int = 900) -> Sample:
+    """A photo of a card printed with ``lines`` (the first one large and bold), lying on a table:
+    for tests that need a label of their own (a banknote's value, an expiry date)."""
+    rows = [_Row(lines[0], scale=1.6, bold=True, center=True)] + [_Row(line, center=True, gap=0.3) for line in lines[1:]]
+    paper, truth = _print(rows, font, body, width)
+    return Sample(f"printed/{lines[0]}", "clean", "label", _on_table(paper, _canvas(paper), 0.9), truth)
 
 
 def _newsletter(font: str, body: int, width: int) -> tuple[Image.Image, str]:
