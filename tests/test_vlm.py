@@ -358,8 +358,12 @@ def test_prepare_leaves_only_the_question_to_prefill(engines, name, record):
     picture = photo((70, 40), key=f"prefill-{name}")
     cached.prepare(picture)
     prefix = cached.kept_prefix(picture.key)
-    assert rec_cached.prefill == [len(prefix.ids)]  # prepare() encoded the prefix, once
+    # prepare() encoded the prefix once: the photo's part, after the instructions' (encoded at most once
+    # per engine, by the first photo, and shared by every photo after it)
+    assert rec_cached.prefill[-1] == len(prefix.ids) - cached.head_tokens
+    assert sum(rec_cached.prefill) in (len(prefix.ids), len(prefix.ids) - cached.head_tokens)
     assert prefix.image_tokens == prefix.ids.count(cached.image_token_id)
+    assert cached.head_tokens < prefix.ids.index(cached.image_token_id) + 1
 
     for history in ([], [Turn("What is in the photo?", "Something.")]):
         rec_cached.prefill.clear(), rec_plain.prefill.clear()
@@ -628,3 +632,79 @@ def test_token_probabilities_are_those_of_the_tokens_generated(engines, record, 
     assert all(-50 < t.logprob <= 0 for t in tokens) and text
     silent = list(engine.stream(photo(key=f"probabilities-{name}"), [], "What is this?", max_new_tokens=4))
     assert silent  # without a list, nothing is recorded and nothing breaks
+
+
+@pytest.mark.models
+def test_the_instructions_are_encoded_once_and_the_prefix_is_the_same(test_models, record, monkeypatch):
+    import torch
+
+    import core.vlm.llava as llava
+
+    def load():
+        return load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="float32")
+
+    shared = load()
+    rec = record(shared)
+    first, second = photo((60, 40), key="head-1"), photo((40, 60), (200, 20, 20), key="head-2")
+    shared.prepare(first)
+    shared.prepare(second)
+    head = shared.head_tokens
+    kept = [shared.kept_prefix(p.key) for p in (first, second)]
+    assert head >= llava.MIN_HEAD_TOKENS and head == kept[1].ids.index(shared.image_token_id)
+    # the instructions once, then each photo from there
+    assert rec.prefill == [head, len(kept[0].ids) - head, len(kept[1].ids) - head]
+
+    monkeypatch.setattr(llava, "MIN_HEAD_TOKENS", 10**6)  # never kept apart: each prefix in one go
+    whole = load()
+    whole.prepare(second)
+    assert whole.head_tokens == 0
+    alone = whole.kept_prefix(second.key)
+    assert alone.ids == kept[1].ids
+    for a, b in zip(alone.cache.layers, kept[1].cache.layers):
+        assert torch.allclose(a.keys, b.keys, atol=1e-5) and torch.allclose(a.values, b.values, atol=1e-5)
+    assert kept[0].cache.get_seq_length() == len(kept[0].ids)  # the second photo left the first one's alone
+
+
+def test_float32_products_keep_bfloat16_weights_and_round_as_native_bfloat16():
+    import torch
+
+    from core.vlm.mixed import float32_products
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 2, stride=2), torch.nn.Flatten(), torch.nn.Linear(32, 16),
+                                torch.nn.LayerNorm(16)).to(torch.bfloat16)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    image = torch.randn(5, 3, 4, 4).bfloat16()
+    conv, linear = model[0], model[2]
+    expected_conv = torch.nn.functional.conv2d(image.float(), conv.weight.float(), conv.bias.float(), stride=2)
+    assert float32_products(model) == 2
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())  # the same bf16 weights
+    assert all(p.dtype == torch.bfloat16 for p in model.parameters())
+    features = model[1](model[0](image))
+    assert torch.equal(model[0](image), expected_conv.bfloat16())  # computed in float32, rounded once
+    rows = torch.randn(5, 32).bfloat16()
+    wide = torch.nn.functional.linear(rows.float(), linear.weight.float(), linear.bias.float()).bfloat16()
+    assert torch.equal(linear(rows), wide) and linear(rows).dtype == torch.bfloat16
+    one = rows[:1]  # one row (a decoded token): torch's own bfloat16 product
+    assert torch.equal(linear(one), torch.nn.functional.linear(one, linear.weight, linear.bias))
+    assert model(image).shape == (5, 16) and features.dtype == torch.bfloat16
+
+
+@pytest.mark.models
+def test_a_cpu_without_bfloat16_gets_float32_prefills(test_models, monkeypatch):
+    from core.vlm.mixed import _classes
+
+    monkeypatch.setattr("core.config.cpu_has_native_bf16", lambda: False)
+    engine = load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="auto")
+    linear, conv = _classes()
+    layers = [m for m in engine.model.modules() if type(m).__name__ in ("Linear", "Float32Linear")]
+    assert layers and all(type(m) is linear for m in layers)
+    assert any(type(m) is conv for m in engine.model.modules())
+    assert {p.dtype for p in engine.model.parameters()} == {__import__("torch").bfloat16}
+    picture = photo((60, 40), key="mixed")
+    assert answer(engine, picture, tokens=6)  # prepared, then answered through the prefix cache
+    assert engine.kept_prefix("mixed") is not None
+
+    monkeypatch.setattr("core.config.cpu_has_native_bf16", lambda: True)
+    native = load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="auto")
+    assert not any(type(m) in (linear, conv) for m in native.model.modules())

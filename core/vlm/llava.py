@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import GenerationError
 from . import Token
 from .loading import is_out_of_memory, load_llava, release_memory
+from .prefix import MIN_HEAD_TOKENS, Prefix, encode, fork_cache
 from .prompt import (SYSTEM_PROMPT, AnswerStream, Turn, build_messages, common_prefix_length, detect_system_role,
                      strip_control_tokens)
 
@@ -61,25 +62,6 @@ class VlmOptions:
     static_cache_tokens: int = 2048
 
 
-def _fork_cache(cache: Any) -> Any:
-    """A cache that starts with ``cache``'s tokens and grows on its own, leaving ``cache`` as it is.
-
-    generate() extends the cache it is given. A plain DynamicLayer grows by concatenating into new
-    tensors and never writes into the ones it holds, so layer objects of its own sharing the prefix's
-    tensors are enough (a deep copy costs ~0.1-0.4 s per question for the CPU default's 1000-token
-    prefix). Any other kind of layer gets a deep copy.
-    """
-    try:
-        from transformers.cache_utils import DynamicLayer
-    except ImportError:
-        return copy.deepcopy(cache)
-    if not all(type(layer) is DynamicLayer for layer in getattr(cache, "layers", [None])):
-        return copy.deepcopy(cache)
-    fork = copy.copy(cache)
-    fork.layers = [copy.copy(layer) for layer in cache.layers]
-    return fork
-
-
 class _Worker:
     """One daemon thread, started by the first job, that runs the jobs given to it in order."""
 
@@ -107,15 +89,6 @@ class _Worker:
                 done.set()
 
 
-@dataclass
-class Prefix:
-    """A photo's kept prompt prefix."""
-
-    ids: list[int]  # the prompt's first tokens, image tokens expanded: the part held in ``cache``
-    cache: Any  # DynamicCache with the keys and values of ``ids``
-    image_tokens: int  # how many image placeholder tokens this photo expands to
-
-
 class TransformersLlava:
     """LLaVA, LLaVA-NeXT and LLaVA-Interleave through transformers. Build it with :meth:`load`."""
 
@@ -139,6 +112,7 @@ class TransformersLlava:
         # recorded them, so a new thread per answer would record them again.
         self._worker = _Worker()
         self._prefixes: OrderedDict[str, Prefix] = OrderedDict()
+        self._opening: Prefix | None = None  # the instructions' prefix, shared by every photo's
         self._device = model.device
         # the vision tower's dtype (quantized weights are integers: skip them)
         self._pixel_dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()),
@@ -210,6 +184,11 @@ class TransformersLlava:
         """Keys of the photos whose prefix is kept, least recently used first."""
         return list(self._prefixes)
 
+    @property
+    def head_tokens(self) -> int:
+        """Tokens of the instructions' prefix, encoded once and shared by every photo (0: none yet)."""
+        return len(self._opening.ids) if self._opening else 0
+
     def kept_prefix(self, key: str) -> Prefix | None:
         """The kept prefix of the photo ``key``, if any (read-only use: checks and benchmarks)."""
         return self._prefixes.get(key)
@@ -273,9 +252,23 @@ class TransformersLlava:
                 self._prefixes.popitem(last=False)
         return prefix
 
-    def _compute_prefix(self, photo: Photo) -> Prefix | None:
-        import torch
+    def _new_cache(self) -> Any:
+        from transformers import DynamicCache
 
+        return DynamicCache(config=self._model.config)
+
+    def _head(self, ids: list[int]) -> Prefix | None:
+        """The instructions' prefix ``ids`` (what comes before the photo), encoded once and kept; None
+        when it is too short to be worth keeping apart (see :mod:`core.vlm.prefix`)."""
+        if len(ids) < MIN_HEAD_TOKENS:
+            return None
+        if self._opening is None or self._opening.ids != ids:
+            cache = self._new_cache()
+            encode(self._model, ids, cache, cache_arg=self._cache_arg, device=self._device)
+            self._opening = Prefix(list(ids), cache, 0)
+        return self._opening
+
+    def _compute_prefix(self, photo: Photo) -> Prefix | None:
         # The prompt up to where the first question starts, found with sentinel questions that begin
         # differently (letter, digit, punctuation), so that a question cannot merge with the last
         # prefix token whatever its first character is.
@@ -296,19 +289,15 @@ class TransformersLlava:
             log.warning("prefix cache off for this photo: the image tokens are not a clean prefix")
             return None
         ids = head_ids[:length]
-
-        from transformers import DynamicCache
-
-        cache = DynamicCache(config=self._model.config)
+        opening = self._head(ids[:ids.index(self.image_token_id)])
         images = {k: encoded[k].to(self._device) for k in ("pixel_values", "image_sizes") if k in encoded}
         images["pixel_values"] = images["pixel_values"].to(self._pixel_dtype)
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            self._model(input_ids=torch.tensor([ids], device=self._device),
-                        attention_mask=torch.ones(1, length, dtype=torch.long, device=self._device),
-                        use_cache=True, logits_to_keep=1, **{self._cache_arg: cache}, **images)
-        log.info("photo prefix of %d tokens (%d image tokens) encoded in %.2fs", length, image_tokens,
-                 time.perf_counter() - t0)
+        cache = fork_cache(opening.cache) if opening else self._new_cache()
+        encode(self._model, ids[len(opening.ids) if opening else 0:], cache, cache_arg=self._cache_arg,
+               device=self._device, images=images)
+        log.info("photo prefix of %d tokens (%d image tokens, %d of the instructions kept) encoded in %.2fs",
+                 length, image_tokens, len(opening.ids) if opening else 0, time.perf_counter() - t0)
         return Prefix(ids, cache, image_tokens)
 
     def _inputs(self, photo: Photo, prompt: str) -> dict:
@@ -322,7 +311,7 @@ class TransformersLlava:
                 return {
                     "input_ids": torch.tensor([ids], device=self._device),
                     "attention_mask": torch.ones(1, len(ids), dtype=torch.long, device=self._device),
-                    self._cache_arg: _fork_cache(prefix.cache),
+                    self._cache_arg: fork_cache(prefix.cache),
                 }
             log.info("prompt does not start with the photo's cached prefix; encoding it whole")
         inputs = self._processor(text=prompt, images=photo.image, return_tensors="pt")

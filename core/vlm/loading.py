@@ -51,8 +51,8 @@ def load_llava(model: str, *, device: str, quantization: str, dtype: str,
                           "Set SEESAY_LLAVA_COMPILE to auto or off.")
     if quantization == "auto":
         quantization = "nf4" if device == "cuda" else "none"
-    if dtype == "auto":
-        dtype = "float16" if device == "cuda" else ("bfloat16" if cpu_has_native_bf16() else "float32")
+    if dtype == "auto":  # on CPU the checkpoints' own bfloat16 (core.vlm.mixed where the CPU lacks it)
+        dtype = "float16" if device == "cuda" else "bfloat16"
     torch_dtype = getattr(torch, dtype)
 
     path = Path(model).expanduser()
@@ -111,6 +111,11 @@ def load_llava(model: str, *, device: str, quantization: str, dtype: str,
                            "Download the model again, or point SEESAY_LLAVA_MODEL at a complete model "
                            "folder, or connect to the internet for the first start.") from exc
     vlm.eval()
+    if device == "cpu" and dtype == "bfloat16" and quantization == "none" and not cpu_has_native_bf16():
+        from .mixed import float32_products
+
+        log.info("no native bfloat16 on this CPU: %d layers compute their prefill in float32",
+                 float32_products(vlm))
     log.info("loaded %s (%s, %s, %s, %s) in %.1fs", model, family, device, quantization, dtype,
              time.perf_counter() - t0)
     return vlm, processor, model
