@@ -7,6 +7,7 @@
   time inside model calls on the critical path is the length of the *union* of the intervals.
 * :class:`TokenClock` stamps the end of every forward pass of the LLaVA model: one pass per token,
   which gives exact token counts and decode speed whatever text the tokens make.
+* :class:`TimedOCR` does the same for the text reader.
 * :class:`ScriptedVLM` hands on :data:`bench.inputs.ANSWER` in step with the tokens generated.
 * :class:`PeakMemory` samples the process's resident memory on a thread.
 """
@@ -85,6 +86,18 @@ class TimedTTS:
             self.times.add("tts", start, now())
 
 
+class TimedOCR:
+    def __init__(self, inner: Any, times: ModelTime) -> None:
+        self.inner, self.times, self.name = inner, times, inner.name
+
+    def read(self, image):
+        start = now()
+        try:
+            return self.inner.read(image)
+        finally:
+            self.times.add("ocr", start, now())
+
+
 class TimedVLM:
     def __init__(self, inner: Any, times: ModelTime, clock: "TokenClock") -> None:
         self.inner, self.times, self.clock, self.name = inner, times, clock, inner.name
@@ -144,10 +157,13 @@ class TokenClock:
     def __init__(self, model: Any) -> None:
         self._local = threading.local()  # per thread, unlike thread ids, which are reused
         self.stamps: list[float] = []
-        model.register_forward_hook(self._hook)
+        self.context = 0  # tokens the answer's first token saw (the prompt, its kept prefix included)
+        model.register_forward_hook(self._hook, with_kwargs=True)
 
-    def _hook(self, module, args, output) -> None:
+    def _hook(self, module, args, kwargs, output) -> None:
         if not getattr(self._local, "ignore", False):
+            if not self.stamps:
+                self.context = _context(kwargs)
             self.stamps.append(now())
 
     @contextmanager
@@ -172,6 +188,16 @@ class TokenClock:
         if len(stamps) < 2 or stamps[-1] <= stamps[0]:
             return float("nan")
         return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+
+def _context(kwargs: dict) -> int:
+    """Tokens in the cache and the input of a forward pass, once it has run: its last position + 1, or the
+    length of the cache it filled."""
+    positions = kwargs.get("position_ids")
+    if positions is not None and hasattr(positions, "max"):
+        return int(positions.max()) + 1
+    cache = kwargs.get("cache", kwargs.get("past_key_values"))
+    return int(cache.get_seq_length()) if hasattr(cache, "get_seq_length") else 0
 
 
 # --- memory ----------------------------------------------------------------------------------

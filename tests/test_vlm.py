@@ -708,3 +708,22 @@ def test_a_cpu_without_bfloat16_gets_float32_prefills(test_models, monkeypatch):
     monkeypatch.setattr("core.config.cpu_has_native_bf16", lambda: True)
     native = load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="auto")
     assert not any(type(m) in (linear, conv) for m in native.model.modules())
+
+
+def test_the_threads_option_sets_torchs_threads_before_loading(monkeypatch):
+    import torch
+
+    import core.vlm.llava as llava
+
+    order = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: order.append(("threads", n)))
+
+    def loaded(*args, **kwargs):
+        order.append(("load", kwargs["dtype"]))
+        raise ModelUnavailableError("stop here", "")
+
+    monkeypatch.setattr(llava, "load_llava", loaded)
+    for threads in (0, 3):
+        with pytest.raises(ModelUnavailableError):
+            llava.TransformersLlava.load("x", device="cpu", dtype="float32", options=VlmOptions(threads=threads))
+    assert order == [("load", "float32"), ("threads", 3), ("load", "float32")]  # 0: torch's own default

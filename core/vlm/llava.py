@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GenerationError
+from ..memory import give_back
 from . import Token
 from .loading import is_out_of_memory, load_llava, release_memory
 from .prefix import MIN_HEAD_TOKENS, Prefix, encode, fork_cache
@@ -54,6 +55,7 @@ class VlmOptions:
     prefix_photos: int = 4  # photos whose prefix cache is kept (least recently used dropped); 0 = no cache
     repetition_penalty: float = 1.1  # > 1 discourages the loops small models fall into
     poll_seconds: float = 0.5  # how often a waiting reader checks that generation is still alive
+    threads: int = 0  # torch's threads, for the whole process (torch.set_num_threads); 0 = torch's default
     stall_seconds: float = 600.0  # no new text for this long: generation is given up as stuck
     # Compiled decoding (CUDA): a static KV cache of this many tokens (it grows, with one recompilation,
     # for a longer conversation) and torch.compile of the decoding step; the photo's prefix cache is not
@@ -132,6 +134,10 @@ class TransformersLlava:
     def load(cls, model: str, *, device: str = "auto", quantization: str = "auto", dtype: str = "auto",
              options: VlmOptions = VlmOptions()) -> TransformersLlava:
         """Load ``model`` (see :func:`core.vlm.loading.load_llava`); compiled engines warm up here."""
+        if options.threads > 0:
+            import torch
+
+            torch.set_num_threads(options.threads)
         vlm, processor, model_id = load_llava(model, device=device, quantization=quantization, dtype=dtype,
                                               compile=options.compile)
         engine = cls(vlm, processor, model_id=model_id, options=options)
@@ -298,6 +304,7 @@ class TransformersLlava:
                device=self._device, images=images)
         log.info("photo prefix of %d tokens (%d image tokens, %d of the instructions kept) encoded in %.2fs",
                  length, image_tokens, len(opening.ids) if opening else 0, time.perf_counter() - t0)
+        give_back()  # the vision tower's and the prefill's working memory (core.memory)
         return Prefix(ids, cache, image_tokens)
 
     def _inputs(self, photo: Photo, prompt: str) -> dict:
@@ -431,6 +438,9 @@ class TransformersLlava:
                     streamer.end()
                 except Exception:
                     pass  # the reader notices the thread has ended
+            finally:
+                kwargs.clear(), inputs.clear()  # the answer's own keys and values, freed now
+                give_back()
 
         answer = AnswerStream()
         stalled, done_tokens = False, 0
