@@ -93,6 +93,8 @@ def _pipeline(args: argparse.Namespace, command: str) -> int:
           "runs per mode:", flush=True)
     results = e2e.benchmark(setup, runs=args.runs, warmup=args.warmup, lead=args.lead,
                             max_new_tokens=args.tokens, progress=lambda line: print(line, flush=True))
+    print("SeeSay alone, for its whole process's memory (bench/memory.py, 4 photos)...", flush=True)
+    setup.info["seesay_process"] = e2e.seesay_alone(setup, tokens=args.tokens)
     setup.info.update(command=command, lead=args.lead, quick=args.quick)
     report.save_json(results, setup.info, args.out / f"{name}.json")
     _write(results, setup.info, args.out, name)

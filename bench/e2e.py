@@ -290,6 +290,7 @@ def benchmark(s: Setup, *, runs: int, warmup: int, lead: float, max_new_tokens: 
     follow_up = spoken(FOLLOW_UP, RECORDING_SECONDS)
     options = ask_options(s.settings, max_tokens=max_new_tokens, min_tokens=max_new_tokens)
     memory = PeakMemory()
+    seesay_peaks: list[int] = []  # the streaming questions' peaks, warm-up included
     results: dict[str, list[Run]] = {mode: [] for mode in MODES + FOLLOW_UP_MODES}
     s.info["load_average_before"] = os.getloadavg()[0]
     s.info["load_averages_before"] = os.getloadavg()
@@ -310,6 +311,8 @@ def benchmark(s: Setup, *, runs: int, warmup: int, lead: float, max_new_tokens: 
                         run = run_baseline(s, fresh, follow_up, options, memory, history, mode)
                     else:
                         run = run_streaming(s, fresh, follow_up, options, memory, 0.0, history, mode)
+                if mode.startswith("streaming"):
+                    seesay_peaks.append(run.peak_rss)
                 progress(f"  {label} {mode:19s}: transcript {run.transcript:5.2f} s, first token "
                          f"{run.first_token:5.2f} s, first audio {run.first_audio:5.2f} s, total "
                          f"{run.total:5.2f} s, {run.tokens} tokens at {run.decode_tps:4.1f}/s")
@@ -319,10 +322,28 @@ def benchmark(s: Setup, *, runs: int, warmup: int, lead: float, max_new_tokens: 
         memory.stop()
     s.info["load_average_after"] = os.getloadavg()[0]
     s.info["load_averages_after"] = os.getloadavg()
-    s.info["vm_hwm"] = high_water_bytes()
+    s.info["vm_hwm"] = max(memory.all_time, high_water_bytes())  # the whole process, loading included
+    # SeeSay's own: loading and the streaming questions (the baseline's plain app has peaks of its own)
+    s.info["peak_seesay"] = max([s.info["peak_loading"], *seesay_peaks])
     s.info["photo_size"] = photo.image.size
     s.info["question_seconds"] = results["streaming"][0].question_seconds if runs else RECORDING_SECONDS
     return results
+
+
+def seesay_alone(s: Setup, *, photos: int = 4, tokens: int = 60) -> dict:
+    """SeeSay's whole process, alone (bench/memory.py), in a process of its own with the same kind of
+    CPU: its peak memory from the first import, loading included, and each phase's peak."""
+    import json
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "bench.memory", "--folder", s.settings.llava_model, "--whisper",
+               s.settings.whisper_model, "--dtype", s.settings.llava_dtype, "--photos", str(photos),
+               "--tokens", str(tokens)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.memory failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1]) | {"photos": photos}
 
 
 def medians(runs: list[Run]) -> dict[str, float]:

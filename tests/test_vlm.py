@@ -583,9 +583,40 @@ def test_a_stuck_generation_is_given_up_and_the_next_answer_runs(test_models, mo
     with pytest.raises(GenerationError, match="stopped answering"):
         answer(engine, photo(), tokens=4)
     assert not engine.busy
+    assert engine.kept_prefix(photo().key) is None  # lent to the stuck generation: not kept, it may still change
     monkeypatch.setattr(engine.model, "generate", generate)
     assert len(answer(engine, photo(), tokens=4)) >= 1  # a fresh thread: not queued behind the stuck one
+    assert engine.kept_prefix(photo().key) is not None  # encoded again, and kept
     release.set()
+
+
+@pytest.mark.models
+def test_an_answer_is_written_on_the_kept_prefix_which_is_cut_back_after(engines, monkeypatch):
+    engine = engines["llava"]
+    picture = photo((50, 70), (10, 200, 10), key="lent")
+    engine.prepare(picture)
+    prefix = engine.kept_prefix(picture.key)
+    before = [layer.keys.clone() for layer in prefix.cache.layers]
+    real, seen = engine.model.generate, []
+
+    def generate(**kwargs):
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        seen.append(cache is prefix.cache)
+        return real(**kwargs)
+
+    monkeypatch.setattr(engine.model, "generate", generate)
+    for question in ("What is this?", "And the colour?"):
+        answer(engine, picture, question=question, tokens=5)
+        assert prefix.cache.get_seq_length() == len(prefix.ids)  # cut back to the photo's own tokens
+        assert all(torch_equal(a, layer.keys) for a, layer in zip(before, prefix.cache.layers))
+    assert seen == [True, True]  # the kept cache itself: no second copy of the prefix
+    assert engine.kept_prefix(picture.key) is prefix
+
+
+def torch_equal(a, b):
+    import torch
+
+    return torch.equal(a, b)
 
 
 # --- notes and token probabilities -----------------------------------------------------------------
@@ -665,10 +696,10 @@ def test_the_instructions_are_encoded_once_and_the_prefix_is_the_same(test_model
     assert kept[0].cache.get_seq_length() == len(kept[0].ids)  # the second photo left the first one's alone
 
 
-def test_float32_products_keep_bfloat16_weights_and_round_as_native_bfloat16():
+def test_bfloat16_products_keep_the_weights_and_round_as_native_bfloat16():
     import torch
 
-    from core.vlm.mixed import float32_products
+    from core.vlm.mixed import _classes, bfloat16_products
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 2, stride=2), torch.nn.Flatten(), torch.nn.Linear(32, 16),
@@ -677,37 +708,65 @@ def test_float32_products_keep_bfloat16_weights_and_round_as_native_bfloat16():
     image = torch.randn(5, 3, 4, 4).bfloat16()
     conv, linear = model[0], model[2]
     expected_conv = torch.nn.functional.conv2d(image.float(), conv.weight.float(), conv.bias.float(), stride=2)
-    assert float32_products(model) == 2
+    assert bfloat16_products(model, native=False) == 2
     assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())  # the same bf16 weights
     assert all(p.dtype == torch.bfloat16 for p in model.parameters())
-    features = model[1](model[0](image))
     assert torch.equal(model[0](image), expected_conv.bfloat16())  # computed in float32, rounded once
     rows = torch.randn(5, 32).bfloat16()
-    wide = torch.nn.functional.linear(rows.float(), linear.weight.float(), linear.bias.float()).bfloat16()
-    assert torch.equal(linear(rows), wide) and linear(rows).dtype == torch.bfloat16
-    one = rows[:1]  # one row (a decoded token): torch's own bfloat16 product
-    assert torch.equal(linear(one), torch.nn.functional.linear(one, linear.weight, linear.bias))
-    assert model(image).shape == (5, 16) and features.dtype == torch.bfloat16
+    wide = torch.nn.functional.linear(rows.float(), linear.weight.float(), linear.bias.float())
+    assert torch.equal(linear(rows), wide.bfloat16()) and linear(rows).dtype == torch.bfloat16
+    one = rows[:1]  # one row (a decoded token): torch's own bfloat16 kernel, float32 sums
+    assert torch.allclose(linear(one).float(), wide[:1], rtol=2e-2, atol=2e-2) and linear(one).dtype == torch.bfloat16
+    assert torch.backends.mkldnn.enabled  # switched off around the one-row product only
+    assert model(image).shape == (5, 16)
+
+    native = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 2), torch.nn.Linear(8, 4)).to(torch.bfloat16)
+    assert bfloat16_products(native, native=True) == 1  # a CPU with bf16 keeps oneDNN's convolution and prefill
+    decoding = _classes()[0]
+    assert type(native[1]) is decoding and type(native[0]) is torch.nn.Conv2d
+    assert torch.allclose(native[1](one[:, :8]).float(),
+                          torch.nn.functional.linear(one[:, :8].float(), native[1].weight.float(),
+                                                     native[1].bias.float()), rtol=2e-2, atol=2e-2)
+
+
+def test_decoding_attention_in_float32_matches_and_prefill_attention_is_untouched():
+    import torch
+
+    from core.vlm.mixed import FEW_ROWS, _attention
+
+    torch.manual_seed(0)
+    module = torch.nn.Module()
+    module.is_causal, module.training = False, False
+    keys, values = torch.randn(1, 4, 300, 32).bfloat16(), torch.randn(1, 4, 300, 32).bfloat16()
+    for rows in (1, FEW_ROWS, FEW_ROWS + 1):
+        query = torch.randn(1, 4, rows, 32).bfloat16()
+        out, _ = _attention(module, query, keys, values, None, scaling=32 ** -0.5)
+        exact = torch.nn.functional.scaled_dot_product_attention(query.float(), keys.float(), values.float())
+        assert out.dtype == torch.bfloat16 and out.shape == (1, rows, 4, 32)  # transformers' layout
+        assert torch.allclose(out.float(), exact.transpose(1, 2), atol=2e-2)
 
 
 @pytest.mark.models
-def test_a_cpu_without_bfloat16_gets_float32_prefills(test_models, monkeypatch):
-    from core.vlm.mixed import _classes
+def test_bfloat16_on_cpu_gets_its_fast_products_and_attention(test_models, monkeypatch):
+    import torch
 
-    monkeypatch.setattr("core.config.cpu_has_native_bf16", lambda: False)
-    engine = load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="auto")
-    linear, conv = _classes()
-    layers = [m for m in engine.model.modules() if type(m).__name__ in ("Linear", "Float32Linear")]
-    assert layers and all(type(m) is linear for m in layers)
-    assert any(type(m) is conv for m in engine.model.modules())
-    assert {p.dtype for p in engine.model.parameters()} == {__import__("torch").bfloat16}
-    picture = photo((60, 40), key="mixed")
-    assert answer(engine, picture, tokens=6)  # prepared, then answered through the prefix cache
-    assert engine.kept_prefix("mixed") is not None
+    from core.vlm.mixed import ATTENTION, _classes
 
-    monkeypatch.setattr("core.config.cpu_has_native_bf16", lambda: True)
-    native = load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="auto")
-    assert not any(type(m) in (linear, conv) for m in native.model.modules())
+    decoding, wide_linear, wide_conv = _classes()
+    for native in (False, True):
+        monkeypatch.setattr("core.config.cpu_has_native_bf16", lambda: native)
+        engine = load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="auto")
+        kinds = {type(m) for m in engine.model.modules()}
+        assert torch.nn.Linear not in kinds and (decoding if native else wide_linear) in kinds
+        assert (wide_conv in kinds) is not native
+        assert {p.dtype for p in engine.model.parameters()} == {torch.bfloat16}
+        assert engine.model.config._attn_implementation == ATTENTION
+        picture = photo((60, 40), key=f"mixed-{native}")
+        assert answer(engine, picture, tokens=6)  # prepared, then answered through the prefix cache
+        assert engine.kept_prefix(picture.key) is not None
+
+    plain = load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="float32")
+    assert not {decoding, wide_linear, wide_conv} & {type(m) for m in plain.model.modules()}
 
 
 def test_the_threads_option_sets_torchs_threads_before_loading(monkeypatch):

@@ -108,6 +108,7 @@ def _piper_voice(model: Path, options: PiperOptions = PiperOptions()):
         session = onnxruntime.SessionOptions()
         session.intra_op_num_threads = options.threads
         session.enable_cpu_mem_arena = options.memory_arena
+        session.enable_mem_pattern = False  # one sentence's peak working memory 105 MB instead of 153
         session.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy waiting between sentences
         voice.session = onnxruntime.InferenceSession(str(model), sess_options=session,
                                                      providers=["CPUExecutionProvider"])

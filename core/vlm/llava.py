@@ -32,7 +32,8 @@ from ..errors import GenerationError
 from ..memory import give_back
 from . import Token
 from .loading import is_out_of_memory, load_llava, release_memory
-from .prefix import MIN_HEAD_TOKENS, Prefix, encode, fork_cache
+from .worker import Worker as _Worker
+from .prefix import MIN_HEAD_TOKENS, Prefix, cut, encode, fork_cache, grow_in_place, lendable
 from .prompt import (SYSTEM_PROMPT, AnswerStream, Turn, build_messages, common_prefix_length, detect_system_role,
                      strip_control_tokens)
 
@@ -52,7 +53,10 @@ class VlmOptions:
     """How the transformers engine answers."""
 
     system_prompt: str = SYSTEM_PROMPT  # instructions for every conversation
-    prefix_photos: int = 4  # photos whose prefix cache is kept (least recently used dropped); 0 = no cache
+    # photos whose prefix cache is kept (least recently used dropped); 0 = no cache. Each costs 100 MB on
+    # the CPU default (1017 tokens of bfloat16 keys and values): two, the photo asked about and the one
+    # before it, keep the CPU default's process near 3 GB (four: 3.2 GB, bench/memory.py).
+    prefix_photos: int = 2
     repetition_penalty: float = 1.1  # > 1 discourages the loops small models fall into
     poll_seconds: float = 0.5  # how often a waiting reader checks that generation is still alive
     threads: int = 0  # torch's threads, for the whole process (torch.set_num_threads); 0 = torch's default
@@ -62,33 +66,6 @@ class VlmOptions:
     # used then (on a GPU the whole prompt prefills in under 0.1 s).
     compile: bool = False
     static_cache_tokens: int = 2048
-
-
-class _Worker:
-    """One daemon thread, started by the first job, that runs the jobs given to it in order."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._start = threading.Lock()
-
-    def submit(self, job: Callable[[], None]) -> threading.Event:
-        """Queues ``job``; the event is set when it has run."""
-        with self._start:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="seesay-generate", daemon=True)
-                self._thread.start()
-        done = threading.Event()
-        self._jobs.put((job, done))
-        return done
-
-    def _run(self) -> None:
-        while True:
-            job, done = self._jobs.get()
-            try:
-                job()
-            finally:
-                done.set()
 
 
 class TransformersLlava:
@@ -115,6 +92,7 @@ class TransformersLlava:
         self._worker = _Worker()
         self._prefixes: OrderedDict[str, Prefix] = OrderedDict()
         self._opening: Prefix | None = None  # the instructions' prefix, shared by every photo's
+        self._lent: tuple | None = None  # (photo key, Prefix, worker): the prefix the answer being written uses
         self._device = model.device
         # the vision tower's dtype (quantized weights are integers: skip them)
         self._pixel_dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()),
@@ -218,8 +196,11 @@ class TransformersLlava:
             raise ValueError(f"max_new_tokens must be at least 1, not {max_new_tokens}")
         prompt = self.prompt(history, question, notes)
         with self._lock:
-            inputs = self._guarded(lambda: self._inputs(photo, prompt))
-            yield from self._generate(inputs, max_new_tokens, min(min_new_tokens, max_new_tokens), tokens)
+            inputs = self._guarded(lambda: self._inputs(photo, prompt, max_new_tokens))
+            try:
+                yield from self._generate(inputs, max_new_tokens, min(min_new_tokens, max_new_tokens), tokens)
+            finally:
+                self._return_prefix()
 
     # -- prompts --------------------------------------------------------------------------------
 
@@ -307,7 +288,7 @@ class TransformersLlava:
         give_back()  # the vision tower's and the prefill's working memory (core.memory)
         return Prefix(ids, cache, image_tokens)
 
-    def _inputs(self, photo: Photo, prompt: str) -> dict:
+    def _inputs(self, photo: Photo, prompt: str, max_new_tokens: int) -> dict:
         """generate() arguments for ``prompt``: from the photo's prefix cache when it fits, else plain."""
         import torch
 
@@ -315,16 +296,31 @@ class TransformersLlava:
         if prefix is not None:
             ids = self.token_ids(prompt, prefix.image_tokens)
             if ids[:len(prefix.ids)] == prefix.ids and len(ids) > len(prefix.ids):
+                if lendable(prefix.cache):  # the kept cache itself, cut back afterwards (core.vlm.prefix)
+                    self._lent = (photo.key, prefix, self._worker)
+                    grow_in_place(prefix.cache, len(ids) - len(prefix.ids) + max_new_tokens + 1)
                 return {
                     "input_ids": torch.tensor([ids], device=self._device),
                     "attention_mask": torch.ones(1, len(ids), dtype=torch.long, device=self._device),
-                    self._cache_arg: fork_cache(prefix.cache),
+                    self._cache_arg: prefix.cache if self._lent else fork_cache(prefix.cache),
                 }
             log.info("prompt does not start with the photo's cached prefix; encoding it whole")
         inputs = self._processor(text=prompt, images=photo.image, return_tensors="pt")
         inputs = {k: v.to(self._device) for k, v in inputs.items()}
         inputs["pixel_values"] = inputs["pixel_values"].to(self._pixel_dtype)
         return inputs
+
+    def _return_prefix(self) -> None:
+        """The prefix lent to the answer just written, cut back to the photo's own tokens; dropped when a
+        stuck generation was abandoned with it (it may still be writing into it)."""
+        lent, self._lent = self._lent, None
+        if lent is not None:
+            key, prefix, worker = lent
+            if worker is self._worker:
+                cut(prefix.cache, len(prefix.ids))
+                give_back()
+            elif self._prefixes.get(key) is prefix:
+                del self._prefixes[key]
 
     # -- generation -----------------------------------------------------------------------------
 

@@ -97,6 +97,10 @@ def load_llava(model: str, *, device: str, quantization: str, dtype: str,
             # fp16 on CUDA as the cards compute it fastest; the chosen dtype on CPU
             bnb_4bit_compute_dtype=(torch.float16 if device == "cuda" and dtype == "float32"
                                     else torch_dtype))
+    if device == "cpu":
+        from ..memory import limit_heaps
+
+        limit_heaps()  # before the threads that answer start: see core.memory
     t0 = time.perf_counter()
     try:
         vlm = model_class.from_pretrained(model, **kwargs)
@@ -111,11 +115,15 @@ def load_llava(model: str, *, device: str, quantization: str, dtype: str,
                            "Download the model again, or point SEESAY_LLAVA_MODEL at a complete model "
                            "folder, or connect to the internet for the first start.") from exc
     vlm.eval()
-    if device == "cpu" and dtype == "bfloat16" and quantization == "none" and not cpu_has_native_bf16():
-        from .mixed import float32_products
+    if device == "cpu" and dtype == "bfloat16" and quantization == "none":
+        from .mixed import bfloat16_products, float32_decoding_attention
 
-        log.info("no native bfloat16 on this CPU: %d layers compute their prefill in float32",
-                 float32_products(vlm))
+        if not float32_decoding_attention(vlm):
+            log.warning("decoding attention stays in bfloat16 (slower): the model does not take another")
+        native = cpu_has_native_bf16()
+        changed = bfloat16_products(vlm, native=native)
+        log.info("bfloat16 on CPU, %s native bfloat16: %d layers changed (core.vlm.mixed)",
+                 "with" if native else "without", changed)
     log.info("loaded %s (%s, %s, %s, %s) in %.1fs", model, family, device, quantization, dtype,
              time.perf_counter() - t0)
     return vlm, processor, model
