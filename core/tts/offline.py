@@ -88,6 +88,9 @@ class PiperOptions:
     # onnxruntime's memory arena keeps the largest sentence's working memory for good (130 MB after a
     # 50-word sentence); without it that memory is freed after each sentence, at about 0.01 s a sentence.
     memory_arena: bool = False
+    # onnxruntime's threads wait for work by spinning (busy) unless told not to: between sentences that
+    # would take the cores from the model.
+    spinning: bool = False
 
 
 @functools.lru_cache(maxsize=4)
@@ -109,7 +112,7 @@ def _piper_voice(model: Path, options: PiperOptions = PiperOptions()):
         session.intra_op_num_threads = options.threads
         session.enable_cpu_mem_arena = options.memory_arena
         session.enable_mem_pattern = False  # one sentence's peak working memory 105 MB instead of 153
-        session.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy waiting between sentences
+        session.add_session_config_entry("session.intra_op.allow_spinning", "1" if options.spinning else "0")
         voice.session = onnxruntime.InferenceSession(str(model), sess_options=session,
                                                      providers=["CPUExecutionProvider"])
         # onnxruntime's first run is several times slower than the next ones; pay it now, not
