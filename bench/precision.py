@@ -15,12 +15,13 @@ and computing the weights, a fresh process loads the CPU default's shape
 The options (``VARIANTS``):
 
 * ``float32``: the reference; 4.1 GB of weights.
-* ``bfloat16``: torch's bfloat16 throughout: what SeeSay runs on CPUs with native bfloat16.
+* ``bfloat16``: bfloat16 throughout: what SeeSay runs on CPUs with native bfloat16 (on the AVX2
+  kind, torch's bfloat16 kernels without hardware support: slow).
 * ``bfloat16 + float32 prefill``: bfloat16 weights and activations, products of several rows in
   float32 (:mod:`core.vlm.mixed`): SeeSay's choice on CPUs without native bfloat16.
-* ``bf16 weights, float32 compute``: weights stored in bfloat16, every product and activation in
+* ``bf16 weights + float32 compute``: weights stored in bfloat16, every product and activation in
   float32 (each weight widened when used). The checkpoint ships bfloat16, so this is float32 exactly.
-* ``int8 weights, float32 compute``: weights stored in int8 with a scale per output row, widened to
+* ``int8 weights + float32 compute``: weights stored in int8 with a scale per output row, widened to
   float32 when used (activations float32).
 * ``int8 dynamic``: ``torch.ao.quantization.quantize_dynamic`` on every Linear layer (int8 weights,
   activations quantized to int8 on the fly, fbgemm kernels), per-tensor (torch's default) and per-channel.
@@ -47,14 +48,15 @@ QUESTIONS = ("What does the sign say, and what color is it?", "Describe this pho
 #: option name -> what it is, as the report says it
 VARIANTS = {
     "float32": "float32 weights and compute (the reference)",
-    "bfloat16": "bfloat16 weights and compute (torch's kernels)",
-    "bfloat16 + float32 prefill": "bfloat16 weights and activations; products of several rows in float32 "
-                                  "(core.vlm.mixed)",
-    "bf16 weights, float32 compute": "weights stored in bfloat16, widened to float32 when used; float32 activations",
-    "int8 weights, float32 compute": "weights stored in int8 (a scale per output row), widened to float32 when "
+    "bfloat16": "bfloat16 weights and compute, as SeeSay runs on a CPU with native bfloat16 (core.vlm.mixed: "
+                "each decoded token's products through torch's own kernel, its attention in float32)",
+    "bfloat16 + float32 prefill": "the same, with the products of several rows in float32: SeeSay on a CPU "
+                                  "without native bfloat16 (core.vlm.mixed)",
+    "bf16 weights + float32 compute": "weights stored in bfloat16, widened to float32 when used; float32 activations",
+    "int8 weights + float32 compute": "weights stored in int8 (a scale per output row), widened to float32 when "
                                      "used; float32 activations",
     "int8 dynamic": "torch.ao quantize_dynamic on every Linear layer: int8 weights (per tensor) and activations",
-    "int8 dynamic, per channel": "the same with a scale per output row of the weights",
+    "int8 dynamic per channel": "the same with a scale per output row of the weights",
 }
 
 

@@ -81,9 +81,9 @@ def load(variant: str, folder: Path) -> tuple[Any, Any]:
     native = variant != "bfloat16 + float32 prefill"
     with mock.patch("core.config.cpu_has_native_bf16", lambda: native):
         model, processor, _ = load_llava(str(folder), device="cpu", quantization="none", dtype="bfloat16")
-    if variant == "bf16 weights, float32 compute":
+    if variant == "bf16 weights + float32 compute":
         _widen(model, _stored)
-    elif variant == "int8 weights, float32 compute":
+    elif variant == "int8 weights + float32 compute":
         _widen(model, _int8_rows)
     elif variant.startswith("int8 dynamic"):
         _widen(model, _dynamic(per_channel=variant.endswith("per channel")))
@@ -97,10 +97,13 @@ def _widen(model: Any, linear: Any) -> None:
 
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
-            if type(child) is nn.Linear:
+            if isinstance(child, nn.Linear):  # SeeSay's loader may have given it a CPU class of its own
+                child.__class__ = nn.Linear
                 setattr(parent, name, linear(child))
             elif type(child) is nn.Embedding:
                 child.__class__ = _classes()["embedding"]
+            elif isinstance(child, nn.Conv2d):
+                child.__class__ = nn.Conv2d
     for module in model.modules():
         if not isinstance(module, (nn.Linear, nn.Embedding)) and not type(module).__name__.startswith("_"):
             for key, value in list(module._parameters.items()):
