@@ -22,10 +22,12 @@ import ctypes.util
 import sys
 from functools import lru_cache
 
-__all__ = ["give_back", "limit_heaps"]
+__all__ = ["give_back", "limit_heaps", "drop_pages"]
 
 #: mallopt's M_ARENA_MAX (glibc's malloc.h)
 _ARENA_MAX = -8
+#: madvise's MADV_DONTNEED (Linux)
+_DONTNEED = 4
 
 
 
@@ -37,6 +39,7 @@ def _glibc():
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
         libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+        libc.madvise.argtypes, libc.madvise.restype = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
     except (OSError, AttributeError):  # musl and other C libraries have neither
         return None
     return libc
@@ -55,3 +58,16 @@ def limit_heaps(count: int = 2) -> bool:
     """Let threads that have not allocated yet share ``count`` heaps (glibc's M_ARENA_MAX); True if set."""
     libc = _glibc()
     return libc is not None and libc.mallopt(_ARENA_MAX, count) == 1
+
+
+def drop_pages(address: int, size: int) -> int:
+    """Hand the whole pages of ``size`` bytes at ``address`` back to the system (madvise DONTNEED): for
+    weights mapped from a checkpoint that have just been converted, so that loading does not hold the
+    stored and the converted copy at once. The memory must never be read again: a page of a mapped file
+    would be read from the file again, an anonymous one would read as zeros. Returns the bytes dropped."""
+    libc = _glibc()
+    page = 4096
+    start, end = -(-address // page) * page, (address + size) // page * page  # whole pages only
+    if libc is None or end <= start or libc.madvise(start, end - start, _DONTNEED) != 0:
+        return 0
+    return end - start

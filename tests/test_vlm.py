@@ -786,3 +786,28 @@ def test_the_threads_option_sets_torchs_threads_before_loading(monkeypatch):
         with pytest.raises(ModelUnavailableError):
             llava.TransformersLlava.load("x", device="cpu", dtype="float32", options=VlmOptions(threads=threads))
     assert order == [("load", "float32"), ("threads", 3), ("load", "float32")]  # 0: torch's own default
+
+
+@pytest.mark.models
+def test_float32_from_a_bfloat16_checkpoint_is_widened_in_place(test_models, tmp_path, monkeypatch):
+    import torch
+    from transformers import AutoProcessor, LlavaForConditionalGeneration
+
+    import core.vlm.loading as loading
+
+    stored = LlavaForConditionalGeneration.from_pretrained(str(test_models.llava), dtype=torch.bfloat16)
+    stored.save_pretrained(tmp_path)  # a bfloat16 checkpoint, as the hub ships the CPU default
+    AutoProcessor.from_pretrained(str(test_models.llava)).save_pretrained(tmp_path)
+    widened = []
+    real = loading._widen
+    monkeypatch.setattr(loading, "_widen", lambda model, dtype: (widened.append(dtype), real(model, dtype)))
+    model, _, _ = loading.load_llava(str(tmp_path), device="cpu", quantization="none", dtype="float32")
+    assert widened == [torch.float32]  # loaded as stored, then widened one tensor at a time
+    reference = LlavaForConditionalGeneration.from_pretrained(str(tmp_path), dtype=torch.float32)
+    ours, theirs = dict(model.named_parameters()), dict(reference.named_parameters())
+    assert ours.keys() == theirs.keys() and all(p.dtype == torch.float32 for p in ours.values())
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)  # the same values as transformers' own float32
+    assert all(b.dtype == torch.float32 for b in model.buffers() if b.is_floating_point())
+    ids = torch.tensor([[1, 2, 3, 4]])
+    with torch.inference_mode():
+        assert torch.equal(model(input_ids=ids).logits, reference(input_ids=ids).logits)
