@@ -44,7 +44,7 @@ def run(folder: Path, whisper: str, *, dtype: str, photos: int, tokens: int) -> 
 
     from .inputs import ANSWER, FOLLOW_UP, QUESTION, RECORDING_SECONDS, load_benchmark_photo, spoken
     from .machine import reset_peak
-    from .probes import ScriptedVLM, TokenClock, high_water_bytes, rss_bytes
+    from .probes import ScriptedVLM, TokenClock, _status_kib, high_water_bytes, rss_bytes
 
     settings = Settings(device="cpu", llava_model=str(folder), llava_quantization="none", llava_dtype=dtype,
                         whisper_model=whisper, stt_engine="faster-whisper", tts_engine="offline", private=True)
@@ -82,6 +82,7 @@ def run(folder: Path, whisper: str, *, dtype: str, photos: int, tokens: int) -> 
             history = (Turn(answer.question, answer.text),)
             phase(name)
         out["after_photo"].append(rss_bytes())
+        out.setdefault("after_photo_anonymous", []).append(_status_kib("RssAnon") * 1024)
     out["peak"] = max(out["peak_loading"], *out["phases"].values())
     return out
 

@@ -235,11 +235,11 @@ class TransformersLlava:
         if prefix is not None:
             self._prefixes.move_to_end(photo.key)
             return prefix
+        while len(self._prefixes) >= self.options.prefix_photos:  # room first: never one photo too many
+            self._prefixes.popitem(last=False)
         prefix = self._compute_prefix(photo)
         if prefix is not None:
             self._prefixes[photo.key] = prefix
-            while len(self._prefixes) > self.options.prefix_photos:
-                self._prefixes.popitem(last=False)
         return prefix
 
     def _new_cache(self) -> Any:
