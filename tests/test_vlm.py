@@ -628,3 +628,15 @@ def test_token_probabilities_are_those_of_the_tokens_generated(engines, record, 
     assert all(-50 < t.logprob <= 0 for t in tokens) and text
     silent = list(engine.stream(photo(key=f"probabilities-{name}"), [], "What is this?", max_new_tokens=4))
     assert silent  # without a list, nothing is recorded and nothing breaks
+
+
+@pytest.mark.models
+def test_sampling_again_is_repeatable_per_seed_and_differs_from_greedy(engines):
+    engine = engines["llava"]
+    picture = photo(key="sampling")
+    greedy = "".join(engine.stream(picture, [], "What is this?", max_new_tokens=12, min_new_tokens=12))
+    first = engine.sample(picture, [], "What is this?", max_new_tokens=12, seed=3)
+    assert first == engine.sample(picture, [], "What is this?", max_new_tokens=12, seed=3)  # the same seed
+    others = {engine.sample(picture, [], "What is this?", max_new_tokens=12, seed=s) for s in range(4)}
+    assert len(others | {greedy}) > 1  # sampling is not the greedy choice
+    assert not engine.busy

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import GenerationError
 from . import Token
 from .loading import is_out_of_memory, load_llava, release_memory
+from .worker import Worker, fork_cache
 from .prompt import (SYSTEM_PROMPT, AnswerStream, Turn, build_messages, common_prefix_length, detect_system_role,
                      strip_control_tokens)
 
@@ -59,52 +60,6 @@ class VlmOptions:
     # used then (on a GPU the whole prompt prefills in under 0.1 s).
     compile: bool = False
     static_cache_tokens: int = 2048
-
-
-def _fork_cache(cache: Any) -> Any:
-    """A cache that starts with ``cache``'s tokens and grows on its own, leaving ``cache`` as it is.
-
-    generate() extends the cache it is given. A plain DynamicLayer grows by concatenating into new
-    tensors and never writes into the ones it holds, so layer objects of its own sharing the prefix's
-    tensors are enough (a deep copy costs ~0.1-0.4 s per question for the CPU default's 1000-token
-    prefix). Any other kind of layer gets a deep copy.
-    """
-    try:
-        from transformers.cache_utils import DynamicLayer
-    except ImportError:
-        return copy.deepcopy(cache)
-    if not all(type(layer) is DynamicLayer for layer in getattr(cache, "layers", [None])):
-        return copy.deepcopy(cache)
-    fork = copy.copy(cache)
-    fork.layers = [copy.copy(layer) for layer in cache.layers]
-    return fork
-
-
-class _Worker:
-    """One daemon thread, started by the first job, that runs the jobs given to it in order."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._start = threading.Lock()
-
-    def submit(self, job: Callable[[], None]) -> threading.Event:
-        """Queues ``job``; the event is set when it has run."""
-        with self._start:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="seesay-generate", daemon=True)
-                self._thread.start()
-        done = threading.Event()
-        self._jobs.put((job, done))
-        return done
-
-    def _run(self) -> None:
-        while True:
-            job, done = self._jobs.get()
-            try:
-                job()
-            finally:
-                done.set()
 
 
 @dataclass
@@ -137,7 +92,7 @@ class TransformersLlava:
         self._lock = threading.Lock()  # one generation at a time on the shared model
         # Every generation runs on this one thread: compiled CUDA graphs belong to the thread that
         # recorded them, so a new thread per answer would record them again.
-        self._worker = _Worker()
+        self._worker = Worker()
         self._prefixes: OrderedDict[str, Prefix] = OrderedDict()
         self._device = model.device
         # the vision tower's dtype (quantized weights are integers: skip them)
@@ -236,6 +191,16 @@ class TransformersLlava:
             inputs = self._guarded(lambda: self._inputs(photo, prompt))
             yield from self._generate(inputs, max_new_tokens, min(min_new_tokens, max_new_tokens), tokens)
 
+    def sample(self, photo: Photo, history: Sequence[Turn], question: str, *, max_new_tokens: int,
+               notes: Sequence[str] = (), temperature: float = 0.7, seed: int = 0) -> str:
+        """One answer written with sampling instead of greedy choice (the same ``seed``, the same answer):
+        for the agreement between a few answers (core.confidence.agreement)."""
+        prompt = self.prompt(history, question, notes)
+        with self._lock:
+            inputs = self._guarded(lambda: self._inputs(photo, prompt))
+            sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95, "seed": seed}
+            return "".join(self._generate(inputs, max_new_tokens, 0, sampling=sampling))
+
     # -- prompts --------------------------------------------------------------------------------
 
     def prompt(self, history: Sequence[Turn], question: str, notes: Sequence[str] = ()) -> str:
@@ -322,7 +287,7 @@ class TransformersLlava:
                 return {
                     "input_ids": torch.tensor([ids], device=self._device),
                     "attention_mask": torch.ones(1, len(ids), dtype=torch.long, device=self._device),
-                    self._cache_arg: _fork_cache(prefix.cache),
+                    self._cache_arg: fork_cache(prefix.cache),
                 }
             log.info("prompt does not start with the photo's cached prefix; encoding it whole")
         inputs = self._processor(text=prompt, images=photo.image, return_tensors="pt")
@@ -400,7 +365,7 @@ class TransformersLlava:
         return GenerationError(*OUT_OF_MEMORY)
 
     def _generate(self, inputs: dict, max_new_tokens: int, min_new_tokens: int,
-                  tokens: list[Token] | None = None) -> Iterator[str]:
+                  tokens: list[Token] | None = None, sampling: dict | None = None) -> Iterator[str]:
         import torch
         from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
         from transformers import TextIteratorStreamer
@@ -418,6 +383,12 @@ class TransformersLlava:
         failure: list[BaseException] = []
         config = copy.deepcopy(self._generation_config)
         config.max_new_tokens, config.min_new_tokens = max_new_tokens, min_new_tokens
+        seed = None
+        if sampling:
+            sampling = dict(sampling)
+            seed = sampling.pop("seed", None)
+            for name, value in sampling.items():
+                setattr(config, name, value)
         kwargs = dict(inputs, streamer=streamer, generation_config=config,
                       stopping_criteria=StoppingCriteriaList([_StopWhenAsked()]))
         chosen: list[Any] = []  # (token id, log-probability) per step, as tensors: no sync per token
@@ -434,6 +405,8 @@ class TransformersLlava:
 
         def work() -> None:
             try:
+                if seed is not None:
+                    torch.manual_seed(seed)  # on the generation thread, just before the generation it is for
                 with torch.inference_mode():
                     self._model.generate(**kwargs)
             except BaseException as exc:  # handed to the reader, which raises it
@@ -485,4 +458,4 @@ class TransformersLlava:
         finally:
             stop.set()  # also when the reader leaves early: the model stops at the next token
             if not done.wait(timeout=5 if stalled else None):
-                self._worker = _Worker()  # the stuck one is abandoned; the next answer starts afresh
+                self._worker = Worker()  # the stuck one is abandoned; the next answer starts afresh
