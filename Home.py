@@ -30,6 +30,11 @@ st.markdown(
   **Switch camera** turns to the front one) and its **Take photo** button,
   then **Upload** to choose a photo, which on a phone can also open the phone's own camera.
   SeeSay speaks a short description as soon as the photo arrives; **More detail** asks for a longer one.
+  If the photo is blurred, too dark, too bright or shows almost nothing, SeeSay says so first and how
+  to take it again; **Describe anyway** describes it as it is.
+- **Quick questions**, under the photo: **Read the text** reads every word exactly as written, with a
+  text reader made for that; **What colours?**, **Who is there?**, **What is ahead?** (obstacles first,
+  with clock directions).
 - **Ask by voice**: the photo, then **Record your question** (press again to stop),
   or type your question and press Enter. Follow-up questions are about the same photo;
   **New photo** starts again.
@@ -38,7 +43,10 @@ st.markdown(
   language, larger text, high contrast.
 
 Pages are listed in the sidebar navigation. SeeSay tells your screen reader when a photo or a
-recording has arrived, when it is thinking, and when the answer is ready.
+recording has arrived, when it is thinking, when the answer is ready, and how sure it is of it.
+When it is not sure, it says so; when the photo cannot answer the question, it says what to change.
+Answers about medicine, money, allergens or dates are checked against the label's own text, and end
+with a reminder to check with someone sighted before acting on them.
 """
 )
 
@@ -119,11 +127,14 @@ with guard():
             page.announce_once("models-ready", "SeeSay is ready.")
 
 st.header("Privacy", anchor=False)
+remote = conf is not None and conf.vlm_engine == "openai"
 st.markdown(
-    """
-- Your photos, recordings and questions stay on this SeeSay server and in this browser tab only.
-  They are kept in memory for this visit, never saved to disk, and are gone when you close the tab
-  or delete them on the History page.
+    ("""
+- The model that answers runs on another server, which whoever runs SeeSay chose: your photos and
+  your questions are sent to it to be answered.""" if remote else "") + """
+- Your photos, recordings and questions stay on this SeeSay server""" + (" and that answering server" if remote else "") + """
+  and in this browser tab only. They are kept in memory for this visit, never saved to disk, and are
+  gone when you close the tab or delete them on the History page.
 - The **Google voice** (gTTS) sends the text of each answer to Google to turn it into speech.
   The **automatic** voice uses it when it can, unless whoever runs SeeSay chose otherwise.
 - The **offline voice** and **private mode** send nothing anywhere: all speech is made on this server.

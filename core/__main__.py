@@ -47,7 +47,7 @@ def _ask(args: argparse.Namespace) -> int:
     else:
         question: str | bytes = args.question if args.question is not None else Path(args.audio).read_bytes()
         events = pipeline.ask(photo, question, (), choices, max_tokens=args.max_tokens or None,
-                              min_tokens=args.min_tokens)
+                              min_tokens=args.min_tokens, samples=args.samples)
     answer = None
     for event in events:
         if isinstance(event, Queued):
@@ -78,6 +78,7 @@ def _ask(args: argparse.Namespace) -> int:
             "question_language": answer.question_language,
             "answer": answer.text,
             "confidence": answer.confidence,  # 0..1 from the model's token probabilities; null: unknown
+            "agreement": answer.agreement,  # 0..1 with answers sampled again (--samples); null: not measured
             "hedged": answer.hedged,
             "unanswerable": answer.unanswerable,
             "check": _check_json(answer.check),
@@ -164,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--audio", help="a recorded question (wav, webm, ogg, mp3, m4a, flac)")
     q.add_argument("--question", help="a typed question")
     q.add_argument("--quick", metavar="NAME", help="a quick question: describe, read, colours, people, ahead")
+    p.add_argument("--samples", type=int, default=None, metavar="N",
+                   help="also write the answer N more times with sampling and measure how they agree "
+                        "(default SEESAY_CONFIDENCE_SAMPLES)")
     p.add_argument("--anyway", action="store_true",
                    help="answer even when the photo's quality is poor (otherwise its guidance is printed, status 3)")
     p.add_argument("--out", help="where to write the answer audio (default answer.mp3 or answer.wav)")

@@ -16,7 +16,7 @@ from .errors import GenerationError, NoSpeechError, QuestionError
 from .events import (Answer, AnswerAudio, AnswerText, Asked, Done, Event, Heard, Queued, Remark,
                      Transcribed)
 from .checks import REMINDER, domain, double_check
-from .confidence import confidence, hedge
+from .confidence import THRESHOLD, agreement, confidence, hedge
 from .honesty import ANSWERABLE_NOTE, Answerability, asks_about_text, cannot_tell
 from .speaker import Speaker, split_sentences
 from .vlm import Token
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # Whisper marks a segment as probably not speech above this (its own default threshold).
 NO_SPEECH_THRESHOLD = 0.6
+#: said after an answer the model did not give again when asked again (SEESAY_CONFIDENCE_SAMPLES)
+DIFFERENT_AGAIN = "Careful: asked again, I did not give the same answer, so I am not sure of this one."
 
 
 def prepare(engines: Engines, photo: Photo) -> Iterator[Event]:
@@ -41,13 +43,18 @@ def prepare(engines: Engines, photo: Photo) -> Iterator[Event]:
         return
     ticket = engines.lock.take()
     try:
-        ahead = engines.lock.ahead(ticket)
-        while ahead:
-            yield Queued(ahead)
-            ahead = engines.lock.wait(ticket, ahead)
+        yield from _wait_turn(engines, ticket)
         preparing(photo)
     finally:
         engines.lock.release(ticket)
+
+
+def _wait_turn(engines: Engines, ticket: int) -> Iterator[Event]:
+    """``Queued(ahead)`` each time the number of people ahead changes, until ``ticket``'s turn comes."""
+    ahead = engines.lock.ahead(ticket)
+    while ahead:
+        yield Queued(ahead)
+        ahead = engines.lock.wait(ticket, ahead)
 
 
 def _question_text(question: str, options: AskOptions) -> str:
@@ -141,10 +148,7 @@ def ask(
     voice = _Voice(speaker, tokens)
     ticket = engines.lock.take()
     try:
-        ahead = engines.lock.ahead(ticket)
-        while ahead:
-            yield Queued(ahead)
-            ahead = engines.lock.wait(ticket, ahead)
+        yield from _wait_turn(engines, ticket)
         timings["queued"] = time.perf_counter() - t0 - timings["transcript"]
         t_gen = time.perf_counter()
         gate = Answerability()
@@ -175,6 +179,12 @@ def ask(
             voice.hedged = False  # "I cannot tell" needs no "I am not sure"
             yield from _clips(voice.add(answer.text), timings, t0)
         timings["generate"] = time.perf_counter() - t_gen
+        if options.samples and not answer.unanswerable and hasattr(engines.vlm, "sample"):
+            t_sample = time.perf_counter()  # while the answer is being spoken; still this person's turn
+            again = [engines.vlm.sample(photo, list(history), text, max_new_tokens=options.max_new_tokens,
+                                        notes=notes, seed=seed) for seed in range(options.samples)]
+            answer.agreement = agreement(answer.text, again)
+            timings["samples"] = time.perf_counter() - t_sample
     except BaseException:
         if speaker:
             speaker.close()  # the model failed or the person left: stop speaking
@@ -189,8 +199,13 @@ def ask(
         raise GenerationError("I could not come up with an answer.", "Please ask again, perhaps in other words.")
     sure = confidence(tokens)
     answer.confidence = sure.value
+    if answer.agreement is not None:  # the lower of the two: a model that answers differently is not sure
+        answer.confidence = min(v for v in (sure.value, answer.agreement) if v is not None)
     check = double_check(text, answer.text, label) if label is not None else None
-    review = list(after) + (list(framing) if asks_about_text(text) else []) + list(check.remarks if check else
+    review = list(after)
+    if answer.agreement is not None and answer.agreement < THRESHOLD and not sure.unsure:
+        review.append(DIFFERENT_AGAIN)  # the spoken answer was not hedged: say it now
+    review += (list(framing) if asks_about_text(text) else []) + list(check.remarks if check else
                                 [REMINDER] if label is None and domain(text, answer.text) else [])
     answer.check = check
     for remark in review:

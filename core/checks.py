@@ -84,7 +84,7 @@ _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DATE_NUMERIC = re.compile(r"(?<![\d.,/])(\d{1,4})[/.\-](\d{1,4})(?:[/.\-](\d{2,4}))?(?![\d/])")
 _DATE_WORDS = re.compile(rf"(?:(\d{{1,2}})\s+)?({_MONTH_RE})\.?\s+(\d{{4}})\b", re.IGNORECASE)
 _PLAIN_NUMBER = re.compile(rf"(?<![\w.,/$€£¥₹-])({_NUMBER})(?![\w/])")
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                  "nine": 9, "ten": 10, "twelve": 12, "twenty": 20, "fifty": 50, "hundred": 100}
 
 
@@ -152,11 +152,11 @@ def values(text: str) -> list[Value]:
         add(m, _measured("dose", m.group(1), _UNITS[m.group(2).lower()]))
     for m in _PLAIN_NUMBER.finditer(text):
         add(m, Value("number", _number(m.group(1)), _number(m.group(1))))
-    words = "|".join(_NUMBER_WORDS)
+    words = "|".join(NUMBER_WORDS)
     for m in re.finditer(rf"\b({words})\s+(dollars?|euros?|pounds?)\b", text, re.IGNORECASE):  # TWENTY EUROS
-        add(m, _measured("money", str(_NUMBER_WORDS[m.group(1).lower()]), _CURRENCY[m.group(2).lower()]))
+        add(m, _measured("money", str(NUMBER_WORDS[m.group(1).lower()]), _CURRENCY[m.group(2).lower()]))
     for m in re.finditer(rf"\b({words})\b", text, re.IGNORECASE):
-        n = str(_NUMBER_WORDS[m.group(1).lower()])
+        n = str(NUMBER_WORDS[m.group(1).lower()])
         add(m, Value("number", n, n))
     return [value for _, value in sorted(found, key=lambda item: item[0])]
 

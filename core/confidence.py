@@ -19,6 +19,11 @@ a calibration; :func:`calibrate` picks one from labelled answers where they exis
 
 A confidence that cannot be computed (an engine without probabilities, an answer with no content
 words) is ``None``: reported as unknown, never invented.
+
+Where it is asked for (``SEESAY_CONFIDENCE_SAMPLES``, ``--samples``), the model also writes the answer
+again a few times with sampling, and :func:`agreement` measures how much of the answer's content the
+samples say too: a model that gives a different answer each time it is asked is not sure, whatever
+its probabilities say. The answer's confidence is then the lower of the two.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .vlm import Token
 
-__all__ = ["THRESHOLD", "KEY_WORD_FLOOR", "Confidence", "confidence", "hedge", "in_words", "calibrate"]
+__all__ = ["THRESHOLD", "KEY_WORD_FLOOR", "Confidence", "confidence", "agreement", "hedge", "in_words",
+           "calibrate"]
 
 #: below this the answer is hedged ("I am not sure, but ...")
 THRESHOLD = 0.5
@@ -102,6 +108,22 @@ def confidence(tokens: Sequence[Token] | None) -> Confidence:
     if keys and min(keys) < KEY_WORD_FLOOR:
         value = min(value, min(keys))
     return Confidence(round(value, 4), tuple(content), weakest[0])
+
+
+def _content(text: str) -> set[str]:
+    from .checks import NUMBER_WORDS
+
+    words = (w.lower() for w in _WORD.findall(text))
+    return {str(NUMBER_WORDS.get(w, w)) for w in words if w not in _FUNCTION_WORDS}  # "two" is "2"
+
+
+def agreement(answer: str, samples: Sequence[str]) -> float | None:
+    """How much the sampled answers agree with ``answer``: for each, the share of content words the two
+    have in common (of all the content words either has: Jaccard); their mean. None without samples or
+    content words. Numbers count as content words, so "2 tablets" against "3 tablets" disagree."""
+    words = _content(answer)
+    scores = [len(words & other) / len(words | other) for other in map(_content, samples) if words | other]
+    return round(sum(scores) / len(scores), 4) if scores and words else None
 
 
 HEDGE = "I am not sure, but"

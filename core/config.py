@@ -67,6 +67,7 @@ class Settings:
     min_audio_seconds: float = 0.5  # shorter recordings are refused
     max_question_chars: int = 2000  # longer typed questions are refused
     max_answer_tokens: int = 200  # answer length limit for a normal answer
+    confidence_samples: int = 0  # answers sampled again to measure agreement (0: token probabilities only)
     detail_answer_tokens: int = 500  # answer length limit when more detail is asked for
     network_timeout: float = 5.0  # seconds, for every network request (gTTS)
     debug: bool = False  # when true, logs may contain questions and answers
@@ -246,6 +247,9 @@ VARIABLES: tuple[Variable, ...] = (
              "Longest spoken question, in seconds (default 60)."),
     Variable("SEESAY_MAX_QUESTION_CHARS", "max_question_chars", _number(int, 10, 100_000),
              "Longest typed question, in characters (default 2000)."),
+    Variable("SEESAY_CONFIDENCE_SAMPLES", "confidence_samples", _number(int, 0, 8),
+             "Answers the model writes again, with sampling, to check they agree (default 0: the confidence "
+             "comes from token probabilities alone; each sample costs about as long as the answer)."),
     Variable("SEESAY_MAX_ANSWER_TOKENS", "max_answer_tokens", _number(int, 8, 4096),
              "Longest normal answer, in tokens (default 200)."),
     Variable("SEESAY_DETAIL_ANSWER_TOKENS", "detail_answer_tokens", _number(int, 8, 4096),

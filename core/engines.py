@@ -79,6 +79,7 @@ class AskOptions:
     max_audio_seconds: float = 60.0
     min_audio_seconds: float = 0.5
     max_question_chars: int = 2000
+    samples: int = 0  # answers written again with sampling, to measure agreement (the confidence)
     log_content: bool = False  # SEESAY_DEBUG: logs may hold the question and the answer
 
 
@@ -143,7 +144,7 @@ def answer_tokens(settings: Settings, choices: Choices, *, detail: bool = False)
 
 
 def ask_options(settings: Settings, choices: Choices = Choices(), *, detail: bool = False,
-                max_tokens: int | None = None, min_tokens: int = 0) -> AskOptions:
+                max_tokens: int | None = None, min_tokens: int = 0, samples: int | None = None) -> AskOptions:
     """The options of one question: ``detail`` asks for a long answer, ``max_tokens`` sets the limit."""
     return AskOptions(
         max_new_tokens=max_tokens or answer_tokens(settings, choices, detail=detail),
@@ -156,6 +157,7 @@ def ask_options(settings: Settings, choices: Choices = Choices(), *, detail: boo
         max_audio_seconds=settings.max_audio_seconds,
         min_audio_seconds=settings.min_audio_seconds,
         max_question_chars=settings.max_question_chars,
+        samples=settings.confidence_samples if samples is None else samples,
         log_content=settings.debug,
     )
 

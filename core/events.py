@@ -101,6 +101,7 @@ class Answer:
     speech_error: str = ""  # when no voice could speak; the text is still there
     remarks: tuple[Remark, ...] = ()  # what was said with the answer besides it, before or after it
     confidence: float | None = None  # 0..1 from the model's own token probabilities; None: unknown
+    agreement: float | None = None  # 0..1 between the answer and answers sampled again; None: not measured
     hedged: bool = False  # the spoken answer began "I am not sure, but ..."
     unanswerable: bool = False  # the model said the photo cannot answer; the text says what to change
     check: Check | None = None  # the double-check against the label, for medicine, money, allergens, dates

@@ -167,10 +167,12 @@ class Pipeline:
     # -- questions -------------------------------------------------------------------------------
     def ask(self, photo: Photo, question: Union[str, bytes], history: Sequence[Turn] = (),
             choices: Choices = Choices(), *, detail: bool = False, max_tokens: int | None = None,
-            min_tokens: int = 0) -> Iterator[Event]:
-        """Answer ``question`` (text, or a recording's bytes) about ``photo``; see the module's doc."""
+            min_tokens: int = 0, samples: int | None = None) -> Iterator[Event]:
+        """Answer ``question`` (text, or a recording's bytes) about ``photo``; see the module's doc.
+        ``samples``: answers sampled again for the agreement (default: SEESAY_CONFIDENCE_SAMPLES)."""
         spoken = isinstance(question, (bytes, bytearray))
-        options = ask_options(self.settings, choices, detail=detail, max_tokens=max_tokens, min_tokens=min_tokens)
+        options = ask_options(self.settings, choices, detail=detail, max_tokens=max_tokens, min_tokens=min_tokens,
+                              samples=samples)
         waiting = self.models.unloaded(choices, spoken=spoken, speak=options.speak)
         if waiting:
             yield Loading(tuple(waiting))

@@ -36,8 +36,9 @@ rate = st.radio("Speech speed", RATES, key=bound("rate"), horizontal=True,
 private_forced = conf is not None and conf.private
 private = st.toggle("Private mode", key=bound("private"), disabled=private_forced)
 st.markdown(
-    "In private mode nothing you do leaves this SeeSay server: answers are read by the offline voice, "
-    "and the Google voice is never used." +
+    "In private mode answers are read by the offline voice, and the Google voice is never used" +
+    (": nothing you do leaves this SeeSay server." if conf is None or conf.vlm_engine != "openai" else
+     ". Your photos and questions still go to the answering server whoever runs SeeSay chose.") +
     (" Whoever runs SeeSay has switched private mode on for everyone." if private_forced else "")
 )
 voice = st.radio("Voice", list(VOICES), key=bound("voice"), format_func=VOICES.get,

@@ -487,7 +487,7 @@ def test_home_shows_the_download_in_bytes_then_loads(home_with_fake_engines, mon
     assert calls == [3]
     done = [s.value for s in at.success]
     assert done[0] == "Downloaded the answering model and speech recognition: 4.2 GB in 3 minutes."
-    assert len(done) == 4 and all(v.endswith("ready.") for v in done[1:])  # then the three models loaded
+    assert len(done) == 5 and all(v.endswith("ready.") for v in done[1:])  # then the four models loaded
     assert announcements(at).count(DOWNLOADING) == 1
     assert announcements(at).index(DOWNLOADING) < announcements(at).index("SeeSay is ready.")
 

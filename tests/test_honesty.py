@@ -237,3 +237,55 @@ def test_a_reply_without_voice_still_carries_everything():
     answer = events[-1].answer
     assert answer.hedged and answer.confidence < THRESHOLD and answer.check.agreed
     assert isinstance(events[-1], Done)
+
+
+# --- agreement between sampled answers (where asked for) ----------------------------------------------
+
+class SamplingVLM(FakeVLM):
+    """A scripted model that, sampled again, says what ``again`` lists (one per seed)."""
+
+    def __init__(self, answer, again, **kwargs):
+        super().__init__(answer=answer, **kwargs)
+        self.again, self.sampled = again, []
+
+    def sample(self, photo, history, question, *, max_new_tokens, notes=(), temperature=0.7, seed=0):
+        self.sampled.append((question, seed, list(notes)))
+        return self.again[seed]
+
+
+def test_agreement_is_the_share_of_content_words_in_common():
+    from core.confidence import agreement
+
+    assert agreement("Take 2 tablets.", ["Take 2 tablets.", "Take two tablets daily."]) == pytest.approx(
+        (1 + 3 / 4) / 2, abs=1e-3)  # "two" is "2"; "daily" is new
+    assert agreement("Take 2 tablets.", ["Take 3 tablets."]) == pytest.approx(2 / 4, abs=1e-3)  # the numbers differ
+    assert agreement("Take 2 tablets.", []) is None and agreement("the", ["a"]) is None
+
+
+def test_answers_given_again_differently_lower_the_confidence_and_are_said(tmp_path):
+    from core.answering import DIFFERENT_AGAIN
+
+    vlm = SamplingVLM("There is a red car.", ["A blue bicycle.", "A green tree."], probabilities={"*": 0.95})
+    tts = FakeTTS()
+    events = list(ask(Engines(vlm=vlm, tts=tts), PHOTO, "What is this?", (), AskOptions(samples=2)))
+    answer = events[-1].answer
+    assert [seed for _, seed, _ in vlm.sampled] == [0, 1] and vlm.sampled[0][2] == vlm.calls[0]["notes"]
+    assert answer.agreement == 0 and answer.confidence == 0  # the lower of the two
+    assert spoken(tts)[0] == "There is a red car." and spoken(tts)[-1] == DIFFERENT_AGAIN
+    assert [e.text for e in events if isinstance(e, Remark)] == [DIFFERENT_AGAIN]
+
+
+def test_answers_given_again_the_same_keep_the_confidence():
+    vlm = SamplingVLM("There is a red car.", ["There is a red car.", "A red car is there."],
+                      probabilities={"*": 0.9})
+    events = list(ask(Engines(vlm=vlm), PHOTO, "What is this?", (), AskOptions(samples=2)))
+    answer = events[-1].answer
+    assert answer.agreement == 1.0 and answer.confidence == pytest.approx(0.9, abs=0.01)
+    assert not [e for e in events if isinstance(e, Remark)]
+
+
+def test_without_samples_or_a_sampling_engine_nothing_is_sampled():
+    vlm = SamplingVLM("There is a red car.", ["x"])
+    assert list(ask(Engines(vlm=vlm), PHOTO, "What is this?"))[-1].answer.agreement is None and not vlm.sampled
+    plain = list(ask(Engines(vlm=FakeVLM()), PHOTO, "What is this?", (), AskOptions(samples=3)))
+    assert plain[-1].answer.agreement is None  # an engine that cannot sample: not measured, not invented

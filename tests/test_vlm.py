@@ -811,3 +811,15 @@ def test_float32_from_a_bfloat16_checkpoint_is_widened_in_place(test_models, tmp
     ids = torch.tensor([[1, 2, 3, 4]])
     with torch.inference_mode():
         assert torch.equal(model(input_ids=ids).logits, reference(input_ids=ids).logits)
+
+
+@pytest.mark.models
+def test_sampling_again_is_repeatable_per_seed_and_differs_from_greedy(engines):
+    engine = engines["llava"]
+    picture = photo(key="sampling")
+    greedy = "".join(engine.stream(picture, [], "What is this?", max_new_tokens=12, min_new_tokens=12))
+    first = engine.sample(picture, [], "What is this?", max_new_tokens=12, seed=3)
+    assert first == engine.sample(picture, [], "What is this?", max_new_tokens=12, seed=3)  # the same seed
+    others = {engine.sample(picture, [], "What is this?", max_new_tokens=12, seed=s) for s in range(4)}
+    assert len(others | {greedy}) > 1  # sampling is not the greedy choice
+    assert not engine.busy

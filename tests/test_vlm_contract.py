@@ -172,3 +172,11 @@ def test_token_log_probabilities_where_the_engine_gives_them(kind, llava):
 def test_an_answer_needs_room_for_a_token(llava):
     with pytest.raises(ValueError):
         list(llava.stream(photo(), [], QUESTION, max_new_tokens=0))
+
+
+def test_an_answer_can_be_written_again_with_sampling(llava):
+    """For the agreement between answers (SEESAY_CONFIDENCE_SAMPLES): text comes back, the engine is free."""
+    picture = photo(key="contract-sampling")
+    again = [llava.sample(picture, [], QUESTION, max_new_tokens=8, seed=seed) for seed in (0, 1)]
+    assert all(isinstance(text, str) for text in again) and any(again)
+    assert "".join(llava.stream(picture, [], QUESTION, max_new_tokens=4))  # still answers afterwards

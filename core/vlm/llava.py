@@ -32,8 +32,8 @@ from ..errors import GenerationError
 from ..memory import give_back
 from . import Token
 from .loading import is_out_of_memory, load_llava, release_memory
-from .worker import Worker as _Worker
 from .prefix import MIN_HEAD_TOKENS, Prefix, cut, encode, fork_cache, grow_in_place, lendable
+from .worker import Worker, record_choices, stop_when
 from .prompt import (SYSTEM_PROMPT, AnswerStream, Turn, build_messages, common_prefix_length, detect_system_role,
                      strip_control_tokens)
 
@@ -92,7 +92,7 @@ class TransformersLlava:
         self._lock = threading.Lock()  # one generation at a time on the shared model
         # Every generation runs on this one thread: compiled CUDA graphs belong to the thread that
         # recorded them, so a new thread per answer would record them again.
-        self._worker = _Worker()
+        self._worker = Worker()
         self._prefixes: OrderedDict[str, Prefix] = OrderedDict()
         self._opening: Prefix | None = None  # the instructions' prefix, shared by every photo's
         self._lent: tuple | None = None  # (photo key, Prefix, worker): the prefix the answer being written uses
@@ -202,6 +202,19 @@ class TransformersLlava:
             inputs = self._guarded(lambda: self._inputs(photo, prompt, max_new_tokens))
             try:
                 yield from self._generate(inputs, max_new_tokens, min(min_new_tokens, max_new_tokens), tokens)
+            finally:
+                self._return_prefix()
+
+    def sample(self, photo: Photo, history: Sequence[Turn], question: str, *, max_new_tokens: int,
+               notes: Sequence[str] = (), temperature: float = 0.7, seed: int = 0) -> str:
+        """One answer written with sampling instead of greedy choice (the same ``seed``, the same answer):
+        for the agreement between a few answers (core.confidence.agreement)."""
+        prompt = self.prompt(history, question, notes)
+        with self._lock:
+            inputs = self._guarded(lambda: self._inputs(photo, prompt, max_new_tokens))
+            sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95, "seed": seed}
+            try:
+                return "".join(self._generate(inputs, max_new_tokens, 0, sampling=sampling))
             finally:
                 self._return_prefix()
 
@@ -395,17 +408,11 @@ class TransformersLlava:
         return GenerationError(*OUT_OF_MEMORY)
 
     def _generate(self, inputs: dict, max_new_tokens: int, min_new_tokens: int,
-                  tokens: list[Token] | None = None) -> Iterator[str]:
+                  tokens: list[Token] | None = None, sampling: dict | None = None) -> Iterator[str]:
         import torch
-        from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
-        from transformers import TextIteratorStreamer
+        from transformers import LogitsProcessorList, StoppingCriteriaList, TextIteratorStreamer
 
         stop = threading.Event()
-
-        class _StopWhenAsked(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):
-                return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool,
-                                  device=input_ids.device)
 
         # The timeout makes the reader wake up now and then to check that the worker is still alive.
         streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True,
@@ -413,22 +420,22 @@ class TransformersLlava:
         failure: list[BaseException] = []
         config = copy.deepcopy(self._generation_config)
         config.max_new_tokens, config.min_new_tokens = max_new_tokens, min_new_tokens
+        seed = None
+        if sampling:
+            sampling = dict(sampling)
+            seed = sampling.pop("seed", None)
+            for name, value in sampling.items():
+                setattr(config, name, value)
         kwargs = dict(inputs, streamer=streamer, generation_config=config,
-                      stopping_criteria=StoppingCriteriaList([_StopWhenAsked()]))
+                      stopping_criteria=StoppingCriteriaList([stop_when(stop)]))
         chosen: list[Any] = []  # (token id, log-probability) per step, as tensors: no sync per token
         if tokens is not None:
-            class _Probabilities(LogitsProcessor):
-                """Last in line: the distribution the greedy choice is made from (penalties applied)."""
-
-                def __call__(self, input_ids, scores):
-                    best = torch.log_softmax(scores[0].float(), dim=-1).max(dim=-1)
-                    chosen.append((best.indices, best.values))
-                    return scores
-
-            kwargs["logits_processor"] = LogitsProcessorList([_Probabilities()])
+            kwargs["logits_processor"] = LogitsProcessorList([record_choices(chosen)])
 
         def work() -> None:
             try:
+                if seed is not None:
+                    torch.manual_seed(seed)  # on the generation thread, just before the generation it is for
                 with torch.inference_mode():
                     self._model.generate(**kwargs)
             except BaseException as exc:  # handed to the reader, which raises it
@@ -483,4 +490,4 @@ class TransformersLlava:
         finally:
             stop.set()  # also when the reader leaves early: the model stops at the next token
             if not done.wait(timeout=5 if stalled else None):
-                self._worker = _Worker()  # the stuck one is abandoned; the next answer starts afresh
+                self._worker = Worker()  # the stuck one is abandoned; the next answer starts afresh

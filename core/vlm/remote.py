@@ -141,6 +141,19 @@ class OpenAICompatible:
         finally:
             reply.close()  # also when the person leaves early
 
+    def sample(self, photo: Photo, history: Sequence[Turn], question: str, *, max_new_tokens: int,
+               notes: Sequence[str] = (), temperature: float = 0.7, seed: int = 0) -> str:
+        """One answer written with sampling (``seed`` where the server honours it): for the agreement
+        between a few answers (core.confidence.agreement)."""
+        reply = self._send(self.messages(photo, history, question, notes), max_new_tokens, 0,
+                           sampling={"temperature": temperature, "top_p": 0.95, "seed": seed})
+        answer = AnswerStream()
+        try:
+            text = "".join(answer.feed(piece) for piece, _ in self._pieces(reply))
+        finally:
+            reply.close()
+        return text + answer.finish()
+
     # -- the request ----------------------------------------------------------------------------
 
     def messages(self, photo: Photo, history: Sequence[Turn], question: str, notes: Sequence[str] = ()) -> list[dict]:
@@ -157,9 +170,11 @@ class OpenAICompatible:
                                   else part for part in message["content"]]
         return messages
 
-    def _body(self, messages: list[dict], max_new_tokens: int, min_new_tokens: int) -> dict[str, Any]:
+    def _body(self, messages: list[dict], max_new_tokens: int, min_new_tokens: int,
+              sampling: dict | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True,
                                 "max_tokens": max_new_tokens, "temperature": 0}
+        body.update({k: v for k, v in (sampling or {}).items() if k not in self._refused})
         if "logprobs" not in self._refused:
             body["logprobs"] = True
         form = _MIN_LENGTH_FORMS[self._min_form]
@@ -175,11 +190,12 @@ class OpenAICompatible:
             headers["Authorization"] = f"Bearer {self._api_key}"
         return headers
 
-    def _send(self, messages: list[dict], max_new_tokens: int, min_new_tokens: int) -> Reply:
+    def _send(self, messages: list[dict], max_new_tokens: int, min_new_tokens: int,
+              sampling: dict | None = None) -> Reply:
         """The server's streaming reply, after asking again while it is busy; raises what a person hears."""
         busy = 0
         while True:
-            body = self._body(messages, max_new_tokens, min_new_tokens)
+            body = self._body(messages, max_new_tokens, min_new_tokens, sampling)
             try:
                 reply = post(self.endpoint, json.dumps(body).encode("utf-8"), self._headers(),
                              connect_seconds=self.options.connect_seconds,
@@ -212,6 +228,11 @@ class OpenAICompatible:
                 self._refused.add("logprobs")
                 log.info("the answering server does not take logprobs: token probabilities will not be known")
                 return True
+            for field in ("seed", "top_p"):  # optional for sampling: some servers take neither
+                if field in body and field in refused:
+                    self._refused.add(field)
+                    log.info("the answering server does not take %s when sampling", field)
+                    return True
             for form in ("min_tokens", "generation_config"):
                 if form in body and form in refused and _MIN_LENGTH_FORMS[self._min_form] == form:
                     self._min_form += 1

@@ -1,7 +1,8 @@
-"""One daemon thread, started by the first job, that runs the jobs given to it in order.
+"""The transformers engine's helpers for generation: its one generation thread, stopping when asked,
+and recording the probability of each token it chooses.
 
-The transformers engine runs every generation on one such thread of its own: compiled CUDA graphs
-belong to the thread that recorded them, so a new thread per answer would record them again.
+The engine runs every generation on one thread of its own: compiled CUDA graphs belong to the
+thread that recorded them, so a new thread per answer would record them again.
 """
 
 from __future__ import annotations
@@ -9,8 +10,37 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["Worker"]
+__all__ = ["Worker", "record_choices", "stop_when"]
+
+
+def stop_when(stop: threading.Event) -> Any:
+    """A transformers StoppingCriteria that ends the generation at the next token once ``stop`` is set."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class _StopWhenAsked(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    return _StopWhenAsked()
+
+
+def record_choices(chosen: list) -> Any:
+    """A transformers LogitsProcessor, last in line, that appends (token id, log-probability) of each
+    step's most likely token to ``chosen``, as tensors (no device sync per token): the distribution
+    the greedy choice is made from, penalties applied."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class _Probabilities(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            best = torch.log_softmax(scores[0].float(), dim=-1).max(dim=-1)
+            chosen.append((best.indices, best.values))
+            return scores
+
+    return _Probabilities()
 
 
 class Worker:
