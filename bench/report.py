@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import textwrap
 from dataclasses import asdict
 from pathlib import Path
 
@@ -313,7 +314,7 @@ def plot(results: dict[str, list[Run]], info: dict, path: Path, *, lead: float, 
     labels = (["photo prepared (vision tower, prefix) from its arrival", "then its text read"]
               + [label for _, label in phases] + ["first audio ready"])
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(textwrap.fill(title, 110), fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path)
