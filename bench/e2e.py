@@ -9,14 +9,18 @@ Timeline of one question, as the person lives it (t = 0 is the end of the spoken
 whole answer with the photo encoded together with the question (no prefix cache), then synthesize
 the whole answer. Its first audio is its whole audio.
 
-**Streaming** (SeeSay): at t = -3 s ``core.pipeline.prepare`` starts on a background thread
-(the vision tower and the prompt's prefix run while the person speaks); at t = 0
-``core.pipeline.ask`` gets the recording and yields events; each sentence is spoken while the next
-one is being written. First audio is the first ``AnswerAudio`` event.
+**Streaming** (SeeSay): at t = -3 s the photo's work starts on a background thread, as
+``Pipeline.take_photo`` does it: ``core.pipeline.prepare`` (the vision tower and the prompt's prefix
+run while the person speaks), then the text reader reads the photo. At t = 0 the recording is handed
+over; the question is answered once the photo's work is done (the app runs a photo's work to its end
+before the question that follows it), by ``core.pipeline.ask`` with what the text reader found
+(``core.pipeline.with_reading``: the words as a note for the model, the double-check); each sentence
+is spoken while the next one is being written. First audio is the first ``AnswerAudio`` event.
 
 Then a **follow-up** question about the same photo, in each mode, with the first question and its
 answer as the conversation so far: the baseline encodes the photo again with the whole conversation;
-SeeSay prefills only what follows the photo's kept prefix. There is no lead: the photo is already there.
+SeeSay prefills only what follows the photo's kept prefix, and reuses the photo's reading. There is
+no lead: the photo is already there.
 
 Both use the very same engine objects (one model in memory; the baseline's LLaVA engine is a second
 ``TransformersLlava`` over the same weights with its prefix cache turned off).
@@ -35,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from .inputs import ANSWER, FOLLOW_UP, QUESTION, RECORDING_SECONDS, load_benchmark_photo, spoken
-from .probes import (ModelTime, PeakMemory, ScriptedVLM, TimedSTT, TimedTTS, TimedVLM, TokenClock,
+from . import machine
+from .probes import (ModelTime, PeakMemory, ScriptedVLM, TimedOCR, TimedSTT, TimedTTS, TimedVLM, TokenClock,
                      high_water_bytes, now, rss_bytes)
 
 
@@ -60,6 +65,10 @@ class Run:
     model_seconds: float  # inside model calls on the critical path (union of the intervals)
     prepare_after_t0: float  # streaming: photo preparation still running after t = 0
     peak_rss: int  # resident memory peak during this run, bytes
+    prepare_seconds: float = 0.0  # streaming: the photo's preparation (vision tower and prefix), whole
+    ocr_seconds: float = 0.0  # streaming: the text reader on the photo (after the preparation)
+    lead_after_t0: float = 0.0  # streaming: the photo's work (preparation, then reading) left at t = 0
+    context_tokens: int = 0  # tokens the first answer token attended to (the whole prompt)
 
     @property
     def whisper_rtf(self) -> float:
@@ -77,47 +86,58 @@ class Setup:
     times: ModelTime
     clock: TokenClock
     settings: Any  # core.config.Settings the engines were built from
+    ocr: Any = None  # the text reader, timed
     info: dict = field(default_factory=dict)
     last_answer: Any = None  # core.pipeline.Answer of the last streaming question (for the follow-up)
+    readings: dict = field(default_factory=dict)  # photo key -> the text reader's reading (or its error)
 
 
 def load_setup(*, quick: bool, cache: Path, stt_engine: str, dtype: str | None) -> Setup:
-    """Build (once, under ``cache``) and load the models; wrap the engines in timing probes."""
+    """Build (once, under ``cache``) and load the models; wrap the engines in timing probes.
+
+    The machine is measured first (bandwidth, matrix products); then the process's peak memory is
+    started afresh, so that it counts what SeeSay holds (loading included), not the benchmark's own
+    model building and measuring.
+    """
     import torch
 
-    from core.config import Settings, cpu_has_native_bf16
-    from core.engines import Engines, load_stt, load_vlm, load_voice
+    from core.config import Settings
+    from core.engines import Engines, load_ocr, load_stt, load_vlm, load_voice
     from core.testmodels.llava import build_cpu_default_shaped, build_tiny_llava
     from core.testmodels.whisper import build_tiny_en, tiny_en_ct2_dir
 
-    info: dict[str, Any] = {"rss_start": rss_bytes()}
-    t = now()
     if quick:
         folder = build_tiny_llava(cache / "tiny-llava")
-        info["llava"] = "tiny test LLaVA-Interleave look-alike (random weights)"
+        llava = "tiny test LLaVA-Interleave look-alike (random weights)"
     else:
         folder = build_cpu_default_shaped(cache / "llava-interleave-qwen-0.5b-shaped")
-        info["llava"] = ("llava-interleave-qwen-0.5b shape: SigLIP-384 (729 image tokens) + Qwen 0.5B "
-                         "(random weights)")
-    dtype = dtype or ("bfloat16" if cpu_has_native_bf16() else "float32")
+        llava = "llava-interleave-qwen-0.5b shape: SigLIP-384 (729 image tokens) + Qwen 0.5B (random weights)"
     if stt_engine == "faster-whisper":
         whisper_model = str(tiny_en_ct2_dir())
     else:
         whisper_model = str(build_tiny_en(cache / "whisper-tiny.en.pt"))
+    info: dict[str, Any] = {"llava": llava, **machine.describe(), "bandwidth": machine.bandwidth()}
+    gc.collect()
+    info["peak_reset"] = machine.reset_peak()
+    info["rss_start"] = rss_bytes()
+    t = now()
     # The engines are built as SeeSay builds them (core.engines), from settings.
-    settings = Settings(device="cpu", llava_model=str(folder), llava_quantization="none", llava_dtype=dtype,
-                        whisper_model=whisper_model, stt_engine=stt_engine, tts_engine="offline", private=True)
+    settings = Settings(device="cpu", llava_model=str(folder), llava_quantization="none",
+                        llava_dtype=dtype or "auto", whisper_model=whisper_model, stt_engine=stt_engine,
+                        tts_engine="offline", private=True)
     vlm = load_vlm(settings)
+    info["rss_after_vlm"] = rss_bytes()
     model = vlm.model  # for the token clock
-    info["dtype"] = dtype
-    info["native_bf16"] = cpu_has_native_bf16()
-    info["parameters"] = sum(p.numel() for p in model.parameters())
     stt = load_stt(settings)
     tts = load_voice(settings, "offline", True)
-    info["stt"] = f"{stt_engine} tiny.en (real weights)"
-    info["tts"] = "offline (Piper joe-us medium, espeak-ng fallback)"
+    ocr = load_ocr(settings)
     info["load_seconds"] = now() - t
     info["rss_loaded"] = rss_bytes()
+    info["peak_loading"] = machine.peak_bytes()
+    info.update(_weights(model))
+    info["stt"] = f"{stt_engine} tiny.en (real weights)"
+    info["tts"] = "offline (Piper joe-us medium, espeak-ng fallback)"
+    info["ocr"] = "rapidocr (PP-OCRv4, real weights)"
     info["torch_threads"] = torch.get_num_threads()
 
     times = ModelTime()
@@ -128,7 +148,27 @@ def load_setup(*, quick: bool, cache: Path, stt_engine: str, dtype: str | None) 
                        stt=TimedSTT(stt, times), tts=TimedTTS(tts, times))
 
     return Setup(streaming=engines(vlm), baseline=engines(_without_prefix_cache(vlm)), times=times,
-                 clock=clock, settings=settings, info=info)
+                 clock=clock, settings=settings, ocr=TimedOCR(ocr, times), info=info)
+
+
+def _weights(model: Any) -> dict[str, Any]:
+    """The model's weights: dtype, how prefills are computed, parameters, bytes; the bytes decoding reads
+    per token (every language-model weight but the embedding table, of which it reads one row) and the
+    keys and values each token of the context adds."""
+    params = dict(model.named_parameters())
+    dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in params.values()})
+    decode = sum(p.numel() * p.element_size() for name, p in params.items()
+                 if not any(part in name for part in ("vision_tower", "multi_modal_projector", "embed_tokens")))
+    text = model.config.text_config
+    heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    element = next(p.element_size() for p in params.values() if p.is_floating_point())
+    mixed = any(type(m).__name__ == "Float32Linear" for m in model.modules())
+    return {"dtype": "/".join(dtypes), "prefill": "float32 products from bfloat16 weights" if mixed else dtypes[0],
+            "parameters": sum(p.numel() for p in params.values()),
+            "weight_bytes": sum(p.numel() * p.element_size() for p in params.values()),
+            "decode_weight_bytes": decode,
+            "kv_bytes_per_token": 2 * text.num_hidden_layers * heads * head_dim * element}
 
 
 def _without_prefix_cache(vlm: Any) -> Any:
@@ -173,26 +213,37 @@ def run_streaming(s: Setup, photo: Any, recording: bytes, options: Any, memory: 
     about a photo that was prepared already."""
     from core.pipeline import AnswerAudio, AnswerText, Done, Transcribed, ask, prepare
 
+    from core.errors import SeeSayError
+    from core.pipeline import with_reading
+
     engines = s.streaming
     s.times.clear()
     failure: list[BaseException] = []
 
-    def read_photo() -> None:
+    def take_photo() -> None:  # what Pipeline.take_photo does after the quality check
         try:
             for _ in prepare(engines, photo):  # nobody else waits for the model here
                 pass
+            try:
+                s.readings[photo.key] = s.ocr.read(photo.image)
+            except SeeSayError as error:  # as Pipeline.reading: answers go on without the text
+                s.readings[photo.key] = error
         except BaseException as exc:  # raised below, on the benchmark's thread
             failure.append(exc)
 
     marks: dict[str, float] = {}
     with memory.window() as seen:
         t_photo = now()
-        worker = threading.Thread(target=read_photo, name="bench-prepare", daemon=True)
+        worker = threading.Thread(target=take_photo, name="bench-take-photo", daemon=True)
         if lead > 0:
             worker.start()
             time.sleep(max(0.0, t_photo + lead - now()))  # the person is still recording the question
         t0 = now()
-        for event in ask(engines, photo, recording, history, options):
+        if lead > 0:
+            worker.join()  # the app answers the question once the photo's work is done
+        if failure:
+            raise failure[0]
+        for event in ask(engines, photo, recording, history, options, **with_reading(s.readings[photo.key])):
             t = now() - t0
             if isinstance(event, Transcribed):
                 marks["transcript"], duration = t, event.transcript.duration
@@ -203,10 +254,6 @@ def run_streaming(s: Setup, photo: Any, recording: bytes, options: Any, memory: 
             elif isinstance(event, Done):
                 marks["total"] = t
                 s.last_answer = event.answer
-        if lead > 0:
-            worker.join()
-    if failure:
-        raise failure[0]
     return _run(mode, s, t0, marks["transcript"], marks["first_token"], marks["first_audio"],
                 marks["total"], duration, seen["peak"])
 
@@ -214,7 +261,8 @@ def run_streaming(s: Setup, photo: Any, recording: bytes, options: Any, memory: 
 def _run(mode: str, s: Setup, t0: float, transcript: float, first_token: float | None, first_audio: float,
          total: float, question_seconds: float, peak: int) -> Run:
     end = t0 + total
-    prepared = [e for kind, _, e in s.times.intervals if kind == "prepare"]
+    spans = {kind: [(b, e) for k, b, e in s.times.intervals if k == kind] for kind in ("prepare", "ocr")}
+    lead_work = [e for kind in spans for _, e in spans[kind]]
     written = max(e for kind, _, e in s.times.intervals if kind == "vlm")
     return Run(
         mode=mode, transcript=transcript, first_token=first_token if first_token is not None else total,
@@ -222,7 +270,9 @@ def _run(mode: str, s: Setup, t0: float, transcript: float, first_token: float |
         stt_seconds=s.times.inside("stt", t0, end), question_seconds=question_seconds,
         tokens=s.clock.tokens, decode_tps=s.clock.decode_rate(),
         model_seconds=s.times.union(t0, end),
-        prepare_after_t0=max([0.0] + [e - t0 for e in prepared]), peak_rss=peak,
+        prepare_after_t0=max([0.0] + [e - t0 for _, e in spans["prepare"]]), peak_rss=peak,
+        prepare_seconds=sum(e - b for b, e in spans["prepare"]), ocr_seconds=sum(e - b for b, e in spans["ocr"]),
+        lead_after_t0=max([0.0] + [e - t0 for e in lead_work]), context_tokens=s.clock.context,
     )
 
 
@@ -240,8 +290,10 @@ def benchmark(s: Setup, *, runs: int, warmup: int, lead: float, max_new_tokens: 
     follow_up = spoken(FOLLOW_UP, RECORDING_SECONDS)
     options = ask_options(s.settings, max_tokens=max_new_tokens, min_tokens=max_new_tokens)
     memory = PeakMemory()
+    seesay_peaks: list[int] = []  # the streaming questions' peaks, warm-up included
     results: dict[str, list[Run]] = {mode: [] for mode in MODES + FOLLOW_UP_MODES}
     s.info["load_average_before"] = os.getloadavg()[0]
+    s.info["load_averages_before"] = os.getloadavg()
     try:
         for i in range(warmup + runs):
             # A new key per run: the prefix cache must start empty, as it does for a new photo.
@@ -259,6 +311,8 @@ def benchmark(s: Setup, *, runs: int, warmup: int, lead: float, max_new_tokens: 
                         run = run_baseline(s, fresh, follow_up, options, memory, history, mode)
                     else:
                         run = run_streaming(s, fresh, follow_up, options, memory, 0.0, history, mode)
+                if mode.startswith("streaming"):
+                    seesay_peaks.append(run.peak_rss)
                 progress(f"  {label} {mode:19s}: transcript {run.transcript:5.2f} s, first token "
                          f"{run.first_token:5.2f} s, first audio {run.first_audio:5.2f} s, total "
                          f"{run.total:5.2f} s, {run.tokens} tokens at {run.decode_tps:4.1f}/s")
@@ -267,14 +321,34 @@ def benchmark(s: Setup, *, runs: int, warmup: int, lead: float, max_new_tokens: 
     finally:
         memory.stop()
     s.info["load_average_after"] = os.getloadavg()[0]
-    s.info["vm_hwm"] = high_water_bytes()
+    s.info["load_averages_after"] = os.getloadavg()
+    s.info["vm_hwm"] = max(memory.all_time, high_water_bytes())  # the whole process, loading included
+    # SeeSay's own: loading and the streaming questions (the baseline's plain app has peaks of its own)
+    s.info["peak_seesay"] = max([s.info["peak_loading"], *seesay_peaks])
     s.info["photo_size"] = photo.image.size
     s.info["question_seconds"] = results["streaming"][0].question_seconds if runs else RECORDING_SECONDS
     return results
 
 
+def seesay_alone(s: Setup, *, photos: int = 4, tokens: int = 60) -> dict:
+    """SeeSay's whole process, alone (bench/memory.py), in a process of its own with the same kind of
+    CPU: its peak memory from the first import, loading included, and each phase's peak."""
+    import json
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "bench.memory", "--folder", s.settings.llava_model, "--whisper",
+               s.settings.whisper_model, "--dtype", s.settings.llava_dtype, "--photos", str(photos),
+               "--tokens", str(tokens)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.memory failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1]) | {"photos": photos}
+
+
 def medians(runs: list[Run]) -> dict[str, float]:
     """Median of every measure over ``runs``."""
     keys = ["transcript", "first_token", "last_token", "first_audio", "total", "whisper_rtf", "decode_tps", "tokens",
-            "model_seconds", "outside_share", "prepare_after_t0", "peak_rss"]
+            "model_seconds", "outside_share", "prepare_after_t0", "peak_rss", "prepare_seconds", "ocr_seconds",
+            "lead_after_t0", "context_tokens"]
     return {key: statistics.median(getattr(run, key) for run in runs) for key in keys}

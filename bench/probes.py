@@ -7,8 +7,10 @@
   time inside model calls on the critical path is the length of the *union* of the intervals.
 * :class:`TokenClock` stamps the end of every forward pass of the LLaVA model: one pass per token,
   which gives exact token counts and decode speed whatever text the tokens make.
+* :class:`TimedOCR` does the same for the text reader.
 * :class:`ScriptedVLM` hands on :data:`bench.inputs.ANSWER` in step with the tokens generated.
-* :class:`PeakMemory` samples the process's resident memory on a thread.
+* :class:`PeakMemory` gives the peak resident memory of each block of work (the kernel's record where
+  it can be restarted, else sampled on a thread).
 """
 
 from __future__ import annotations
@@ -85,6 +87,18 @@ class TimedTTS:
             self.times.add("tts", start, now())
 
 
+class TimedOCR:
+    def __init__(self, inner: Any, times: ModelTime) -> None:
+        self.inner, self.times, self.name = inner, times, inner.name
+
+    def read(self, image):
+        start = now()
+        try:
+            return self.inner.read(image)
+        finally:
+            self.times.add("ocr", start, now())
+
+
 class TimedVLM:
     def __init__(self, inner: Any, times: ModelTime, clock: "TokenClock") -> None:
         self.inner, self.times, self.clock, self.name = inner, times, clock, inner.name
@@ -144,10 +158,13 @@ class TokenClock:
     def __init__(self, model: Any) -> None:
         self._local = threading.local()  # per thread, unlike thread ids, which are reused
         self.stamps: list[float] = []
-        model.register_forward_hook(self._hook)
+        self.context = 0  # tokens the answer's first token saw (the prompt, its kept prefix included)
+        model.register_forward_hook(self._hook, with_kwargs=True)
 
-    def _hook(self, module, args, output) -> None:
+    def _hook(self, module, args, kwargs, output) -> None:
         if not getattr(self._local, "ignore", False):
+            if not self.stamps:
+                self.context = _context(kwargs)
             self.stamps.append(now())
 
     @contextmanager
@@ -172,6 +189,16 @@ class TokenClock:
         if len(stamps) < 2 or stamps[-1] <= stamps[0]:
             return float("nan")
         return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+
+def _context(kwargs: dict) -> int:
+    """Tokens in the cache and the input of a forward pass, once it has run: its last position + 1, or the
+    length of the cache it filled."""
+    positions = kwargs.get("position_ids")
+    if positions is not None and hasattr(positions, "max"):
+        return int(positions.max()) + 1
+    cache = kwargs.get("cache", kwargs.get("past_key_values"))
+    return int(cache.get_seq_length()) if hasattr(cache, "get_seq_length") else 0
 
 
 # --- memory ----------------------------------------------------------------------------------
@@ -204,13 +231,19 @@ def _status_kib(key: str) -> int:
 
 @dataclass
 class PeakMemory:
-    """Samples resident memory every ``interval`` seconds on a daemon thread."""
+    """The peak resident memory of blocks of work: exact where the kernel's record of the peak (VmHWM) can
+    be started afresh (Linux), else sampled every ``interval`` seconds on a daemon thread.
+
+    ``all_time`` keeps the process's peak across windows (the kernel's record restarts with each one).
+    """
 
     interval: float = 0.01
     peak: int = 0
+    all_time: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
+        self.all_time = high_water_bytes()
         threading.Thread(target=self._run, name="bench-memory", daemon=True).start()
 
     def _run(self) -> None:
@@ -221,12 +254,17 @@ class PeakMemory:
     @contextmanager
     def window(self) -> Iterator[dict]:
         """``with memory.window() as seen:`` then ``seen["peak"]``: the peak inside the block."""
+        from .machine import reset_peak
+
+        self.all_time = max(self.all_time, high_water_bytes())
+        exact = reset_peak()
         self.peak = rss_bytes()
         seen: dict = {}
         try:
             yield seen
         finally:
-            seen["peak"] = max(self.peak, rss_bytes())
+            seen["peak"] = high_water_bytes() if exact else max(self.peak, rss_bytes())
+            self.all_time = max(self.all_time, seen["peak"])
 
     def stop(self) -> None:
         self._stop.set()

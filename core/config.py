@@ -29,7 +29,7 @@ class Profile:
 
     llava_model: str  # hub id of the LLaVA checkpoint
     quantization: str  # "nf4": 4-bit NF4 through bitsandbytes, "none": plain weights
-    dtype: str  # compute dtype ("auto" on CPU: bfloat16 where the CPU has native bf16)
+    dtype: str  # compute dtype ("auto" on CPU: bfloat16, with float32 prefills where the CPU lacks bf16)
     whisper_model: str  # Whisper size
 
 
@@ -95,9 +95,7 @@ class Settings:
 
     def dtype(self) -> str:
         d = self.llava_dtype if self.llava_dtype != "auto" else self.profile().dtype
-        if d == "auto":  # CPU profile
-            return "bfloat16" if cpu_has_native_bf16() else "float32"
-        return d
+        return "bfloat16" if d == "auto" else d  # CPU profile: see core.vlm.mixed for CPUs without bf16
 
     def compile(self) -> bool:
         """Whether the decoding step is compiled (static KV cache + torch.compile): on CUDA by default."""
@@ -206,7 +204,8 @@ VARIABLES: tuple[Variable, ...] = (
              "nf4 = 4-bit NF4 through bitsandbytes (default on CUDA), none = plain weights.",
              vlm.QUANTIZATIONS),
     Variable("SEESAY_LLAVA_DTYPE", "llava_dtype", _choice,
-             "Compute dtype (default: float16 on CUDA; bfloat16 on CPUs with native bf16, else float32).",
+             "Compute dtype (default: float16 on CUDA; bfloat16 on CPU, where CPUs without native bf16 compute "
+             "the prefill's matrix products in float32 from the bfloat16 weights).",
              vlm.DTYPES),
     Variable("SEESAY_LLAVA_COMPILE", "llava_compile", _choice,
              "on = compile the decoding step with torch.compile and a static KV cache (default on CUDA: "
@@ -292,7 +291,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 
 def cpu_has_native_bf16() -> bool:
-    """True when the CPU computes bfloat16 natively (AVX-512 BF16 or AMX on x86, BF16 on Arm)."""
+    """True when the CPU computes bfloat16 natively (AVX-512 BF16 or AMX on x86, BF16 on Arm) and torch may
+    use it: ``ATEN_CPU_CAPABILITY`` set to ``avx2`` or ``default`` keeps torch to AVX2 (how the benchmarks
+    stand in for a CPU without bf16)."""
+    if os.environ.get("ATEN_CPU_CAPABILITY", "").strip().lower() in ("avx2", "default"):
+        return False
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             info = f.read()

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Pipeline", "Engines", "AskOptions", "Choices", "Turn", "Answer", "Event", "Loading", "PhotoTaken", "Checked",
     "TextRead", "Queued", "Heard", "Transcribed", "Asked", "Remark", "AnswerText", "AnswerAudio", "Done", "ask",
-    "prepare", "split_sentences", "QUICK", "DESCRIBE", "DESCRIBE_DETAIL", "in_words", "spoken_text",
+    "prepare", "split_sentences", "QUICK", "DESCRIBE", "DESCRIBE_DETAIL", "in_words", "spoken_text", "with_reading",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,19 @@ def spoken_text(answer: str, remarks: Sequence[Remark] = (), hedged: bool = Fals
     parts.append(hedge(answer) if hedged else answer)
     parts += [r.text for r in remarks if r.after]
     return " ".join(p for p in parts if p)
+
+
+def with_reading(reading: Reading | SeeSayError) -> dict:
+    """The keyword arguments of :func:`ask` that come from the text reader's reading of the photo: the
+    words found as a note for the model, the double-check's label, the framing advice; or, when it
+    could not read, the remark that says so."""
+    from .ocr import framing
+
+    if isinstance(reading, SeeSayError):
+        return {"before": [_unread(reading)], "label": None}
+    return {"notes": [reference_note(reading.text)] if reading.has_text else [],
+            "label": reading.text if reading.has_text else "",
+            "framing": [advice.guidance for advice in framing(reading)]}
 
 
 class Pipeline:
@@ -164,17 +177,8 @@ class Pipeline:
         if waiting:
             yield Loading(tuple(waiting))
         engines, voice_problem = self.models.engines(choices, spoken=spoken)
-        reading = self.reading(photo)
-        notes, before, label, framing = [], [], None, []
-        if isinstance(reading, SeeSayError):
-            before.append(_unread(reading))
-        else:
-            label = reading.text if reading.has_text else ""
-            framing = [advice.guidance for advice in self._advice(reading)]
-            if reading.has_text:
-                notes.append(reference_note(reading.text))
         events = ask(engines, photo, bytes(question) if spoken else question, history, options,
-                     notes=notes, before=before, label=label, framing=framing)
+                     **with_reading(self.reading(photo)))
         yield from self._with_voice_problem(events, voice_problem, options)
 
     def quick(self, photo: Photo, name: str, history: Sequence[Turn] = (),

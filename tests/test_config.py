@@ -14,7 +14,30 @@ def test_cpu_profile_defaults():
     s = load_settings({"SEESAY_DEVICE": "cpu"})
     assert s.llava() == "llava-hf/llava-interleave-qwen-0.5b-hf"
     assert s.quantization() == "none"
-    assert s.dtype() in ("bfloat16", "float32")
+    assert s.dtype() == "bfloat16"  # with or without native bf16 (core.vlm.mixed): one 2 GB copy of the weights
+
+
+def test_torch_kept_to_avx2_means_no_native_bf16(monkeypatch):
+    from core import config
+
+    monkeypatch.setattr("builtins.open", _cpuinfo("flags : fpu avx2 avx512f avx512_bf16\n"), raising=True)
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    assert config.cpu_has_native_bf16() is (config.platform.machine() not in ("aarch64", "arm64"))
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")  # how the benchmark stands in for an AVX2-only CPU
+    assert config.cpu_has_native_bf16() is False
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx512")
+    assert config.cpu_has_native_bf16() is (config.platform.machine() not in ("aarch64", "arm64"))
+
+
+def _cpuinfo(text):
+    import io
+
+    real = open
+
+    def fake(path, *args, **kwargs):
+        return io.StringIO(text) if str(path) == "/proc/cpuinfo" else real(path, *args, **kwargs)
+
+    return fake
 
 
 def test_cuda_profile_is_4bit_llava_7b():

@@ -214,8 +214,11 @@ def test_faster_whisper_settings(monkeypatch, tmp_path):
     (tmp_path / "model.bin").write_bytes(b"")
     on_cpu = load_stt("auto", str(tmp_path), "cpu")
     on_gpu = load_stt("faster-whisper", str(tmp_path), "cuda")
-    assert created == [(str(tmp_path), {"device": "cpu", "compute_type": "int8"}),
-                       (str(tmp_path), {"device": "cuda", "compute_type": "float16"})]
+    two = load_stt("faster-whisper", str(tmp_path), "cpu", options=DecodeOptions(threads=2))
+    assert created == [(str(tmp_path), {"device": "cpu", "compute_type": "int8", "cpu_threads": 0}),
+                       (str(tmp_path), {"device": "cuda", "compute_type": "float16", "cpu_threads": 0}),
+                       (str(tmp_path), {"device": "cpu", "compute_type": "int8", "cpu_threads": 2})]
+    assert two.name == "faster-whisper"
     transcript = on_cpu.transcribe(np.zeros(16000, np.float32))
     assert transcript == Transcript("Ist die Tür offen?", "de", 0.2, 1.0, "faster-whisper", 0.75)
     (kwargs,) = calls

@@ -133,6 +133,21 @@ def test_piper_gives_a_valid_wav(offline):
     assert rate == 22050 and 1.0 < seconds < 10
 
 
+def test_piper_runs_with_its_options_threads_and_no_arena():
+    from core.tts.offline import PiperOptions, PiperVoiceEngine
+
+    voice = find_piper_voice("")
+    default = PiperVoiceEngine(voice)
+    session = default.voice.session.get_session_options()
+    assert (session.intra_op_num_threads, session.enable_cpu_mem_arena) == (1, False)  # measured best on 2 cores
+    two = PiperVoiceEngine(voice, PiperOptions(threads=2, memory_arena=True))
+    session = two.voice.session.get_session_options()
+    assert (session.intra_op_num_threads, session.enable_cpu_mem_arena) == (2, True)
+    assert two.voice is not default.voice  # each setting its own session; the same setting shares one
+    assert PiperVoiceEngine(voice).voice is default.voice
+    assert wav_info(two.synthesize(SENTENCE, "en"))[1] > 1.0
+
+
 def test_offline_uses_piper_for_english_and_espeak_for_other_languages(offline):
     assert offline.sends_text_off_machine is False
     assert offline.synthesize("What colour is the car?", "en-US").engine == "piper"

@@ -358,8 +358,12 @@ def test_prepare_leaves_only_the_question_to_prefill(engines, name, record):
     picture = photo((70, 40), key=f"prefill-{name}")
     cached.prepare(picture)
     prefix = cached.kept_prefix(picture.key)
-    assert rec_cached.prefill == [len(prefix.ids)]  # prepare() encoded the prefix, once
+    # prepare() encoded the prefix once: the photo's part, after the instructions' (encoded at most once
+    # per engine, by the first photo, and shared by every photo after it)
+    assert rec_cached.prefill[-1] == len(prefix.ids) - cached.head_tokens
+    assert sum(rec_cached.prefill) in (len(prefix.ids), len(prefix.ids) - cached.head_tokens)
     assert prefix.image_tokens == prefix.ids.count(cached.image_token_id)
+    assert cached.head_tokens < prefix.ids.index(cached.image_token_id) + 1
 
     for history in ([], [Turn("What is in the photo?", "Something.")]):
         rec_cached.prefill.clear(), rec_plain.prefill.clear()
@@ -579,9 +583,40 @@ def test_a_stuck_generation_is_given_up_and_the_next_answer_runs(test_models, mo
     with pytest.raises(GenerationError, match="stopped answering"):
         answer(engine, photo(), tokens=4)
     assert not engine.busy
+    assert engine.kept_prefix(photo().key) is None  # lent to the stuck generation: not kept, it may still change
     monkeypatch.setattr(engine.model, "generate", generate)
     assert len(answer(engine, photo(), tokens=4)) >= 1  # a fresh thread: not queued behind the stuck one
+    assert engine.kept_prefix(photo().key) is not None  # encoded again, and kept
     release.set()
+
+
+@pytest.mark.models
+def test_an_answer_is_written_on_the_kept_prefix_which_is_cut_back_after(engines, monkeypatch):
+    engine = engines["llava"]
+    picture = photo((50, 70), (10, 200, 10), key="lent")
+    engine.prepare(picture)
+    prefix = engine.kept_prefix(picture.key)
+    before = [layer.keys.clone() for layer in prefix.cache.layers]
+    real, seen = engine.model.generate, []
+
+    def generate(**kwargs):
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        seen.append(cache is prefix.cache)
+        return real(**kwargs)
+
+    monkeypatch.setattr(engine.model, "generate", generate)
+    for question in ("What is this?", "And the colour?"):
+        answer(engine, picture, question=question, tokens=5)
+        assert prefix.cache.get_seq_length() == len(prefix.ids)  # cut back to the photo's own tokens
+        assert all(torch_equal(a, layer.keys) for a, layer in zip(before, prefix.cache.layers))
+    assert seen == [True, True]  # the kept cache itself: no second copy of the prefix
+    assert engine.kept_prefix(picture.key) is prefix
+
+
+def torch_equal(a, b):
+    import torch
+
+    return torch.equal(a, b)
 
 
 # --- notes and token probabilities -----------------------------------------------------------------
@@ -628,6 +663,154 @@ def test_token_probabilities_are_those_of_the_tokens_generated(engines, record, 
     assert all(-50 < t.logprob <= 0 for t in tokens) and text
     silent = list(engine.stream(photo(key=f"probabilities-{name}"), [], "What is this?", max_new_tokens=4))
     assert silent  # without a list, nothing is recorded and nothing breaks
+
+
+@pytest.mark.models
+def test_the_instructions_are_encoded_once_and_the_prefix_is_the_same(test_models, record, monkeypatch):
+    import torch
+
+    import core.vlm.llava as llava
+
+    def load():
+        return load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="float32")
+
+    shared = load()
+    rec = record(shared)
+    first, second = photo((60, 40), key="head-1"), photo((40, 60), (200, 20, 20), key="head-2")
+    shared.prepare(first)
+    shared.prepare(second)
+    head = shared.head_tokens
+    kept = [shared.kept_prefix(p.key) for p in (first, second)]
+    assert head >= llava.MIN_HEAD_TOKENS and head == kept[1].ids.index(shared.image_token_id)
+    # the instructions once, then each photo from there
+    assert rec.prefill == [head, len(kept[0].ids) - head, len(kept[1].ids) - head]
+
+    monkeypatch.setattr(llava, "MIN_HEAD_TOKENS", 10**6)  # never kept apart: each prefix in one go
+    whole = load()
+    whole.prepare(second)
+    assert whole.head_tokens == 0
+    alone = whole.kept_prefix(second.key)
+    assert alone.ids == kept[1].ids
+    for a, b in zip(alone.cache.layers, kept[1].cache.layers):
+        assert torch.allclose(a.keys, b.keys, atol=1e-5) and torch.allclose(a.values, b.values, atol=1e-5)
+    assert kept[0].cache.get_seq_length() == len(kept[0].ids)  # the second photo left the first one's alone
+
+
+def test_bfloat16_products_keep_the_weights_and_round_as_native_bfloat16():
+    import torch
+
+    from core.vlm.mixed import _classes, bfloat16_products
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 2, stride=2), torch.nn.Flatten(), torch.nn.Linear(32, 16),
+                                torch.nn.LayerNorm(16)).to(torch.bfloat16)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    image = torch.randn(5, 3, 4, 4).bfloat16()
+    conv, linear = model[0], model[2]
+    expected_conv = torch.nn.functional.conv2d(image.float(), conv.weight.float(), conv.bias.float(), stride=2)
+    assert bfloat16_products(model, native=False) == 2
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())  # the same bf16 weights
+    assert all(p.dtype == torch.bfloat16 for p in model.parameters())
+    assert torch.equal(model[0](image), expected_conv.bfloat16())  # computed in float32, rounded once
+    rows = torch.randn(5, 32).bfloat16()
+    wide = torch.nn.functional.linear(rows.float(), linear.weight.float(), linear.bias.float())
+    assert torch.equal(linear(rows), wide.bfloat16()) and linear(rows).dtype == torch.bfloat16
+    one = rows[:1]  # one row (a decoded token): torch's own bfloat16 kernel, float32 sums
+    assert torch.allclose(linear(one).float(), wide[:1], rtol=2e-2, atol=2e-2) and linear(one).dtype == torch.bfloat16
+    assert torch.backends.mkldnn.enabled  # switched off around the one-row product only
+    assert model(image).shape == (5, 16)
+
+    native = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 2), torch.nn.Linear(8, 4)).to(torch.bfloat16)
+    assert bfloat16_products(native, native=True) == 1  # a CPU with bf16 keeps oneDNN's convolution and prefill
+    decoding = _classes()[0]
+    assert type(native[1]) is decoding and type(native[0]) is torch.nn.Conv2d
+    assert torch.allclose(native[1](one[:, :8]).float(),
+                          torch.nn.functional.linear(one[:, :8].float(), native[1].weight.float(),
+                                                     native[1].bias.float()), rtol=2e-2, atol=2e-2)
+
+
+def test_decoding_attention_in_float32_matches_and_prefill_attention_is_untouched():
+    import torch
+
+    from core.vlm.mixed import FEW_ROWS, _attention
+
+    torch.manual_seed(0)
+    module = torch.nn.Module()
+    module.is_causal, module.training = False, False
+    keys, values = torch.randn(1, 4, 300, 32).bfloat16(), torch.randn(1, 4, 300, 32).bfloat16()
+    for rows in (1, FEW_ROWS, FEW_ROWS + 1):
+        query = torch.randn(1, 4, rows, 32).bfloat16()
+        out, _ = _attention(module, query, keys, values, None, scaling=32 ** -0.5)
+        exact = torch.nn.functional.scaled_dot_product_attention(query.float(), keys.float(), values.float())
+        assert out.dtype == torch.bfloat16 and out.shape == (1, rows, 4, 32)  # transformers' layout
+        assert torch.allclose(out.float(), exact.transpose(1, 2), atol=2e-2)
+
+
+@pytest.mark.models
+def test_bfloat16_on_cpu_gets_its_fast_products_and_attention(test_models, monkeypatch):
+    import torch
+
+    from core.vlm.mixed import ATTENTION, _classes
+
+    decoding, wide_linear, wide_conv = _classes()
+    for native in (False, True):
+        monkeypatch.setattr("core.config.cpu_has_native_bf16", lambda: native)
+        engine = load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="auto")
+        kinds = {type(m) for m in engine.model.modules()}
+        assert torch.nn.Linear not in kinds and (decoding if native else wide_linear) in kinds
+        assert (wide_conv in kinds) is not native
+        assert {p.dtype for p in engine.model.parameters()} == {torch.bfloat16}
+        assert engine.model.config._attn_implementation == ATTENTION
+        picture = photo((60, 40), key=f"mixed-{native}")
+        assert answer(engine, picture, tokens=6)  # prepared, then answered through the prefix cache
+        assert engine.kept_prefix(picture.key) is not None
+
+    plain = load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="float32")
+    assert not {decoding, wide_linear, wide_conv} & {type(m) for m in plain.model.modules()}
+
+
+def test_the_threads_option_sets_torchs_threads_before_loading(monkeypatch):
+    import torch
+
+    import core.vlm.llava as llava
+
+    order = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: order.append(("threads", n)))
+
+    def loaded(*args, **kwargs):
+        order.append(("load", kwargs["dtype"]))
+        raise ModelUnavailableError("stop here", "")
+
+    monkeypatch.setattr(llava, "load_llava", loaded)
+    for threads in (0, 3):
+        with pytest.raises(ModelUnavailableError):
+            llava.TransformersLlava.load("x", device="cpu", dtype="float32", options=VlmOptions(threads=threads))
+    assert order == [("load", "float32"), ("threads", 3), ("load", "float32")]  # 0: torch's own default
+
+
+@pytest.mark.models
+def test_float32_from_a_bfloat16_checkpoint_is_widened_in_place(test_models, tmp_path, monkeypatch):
+    import torch
+    from transformers import AutoProcessor, LlavaForConditionalGeneration
+
+    import core.vlm.loading as loading
+
+    stored = LlavaForConditionalGeneration.from_pretrained(str(test_models.llava), dtype=torch.bfloat16)
+    stored.save_pretrained(tmp_path)  # a bfloat16 checkpoint, as the hub ships the CPU default
+    AutoProcessor.from_pretrained(str(test_models.llava)).save_pretrained(tmp_path)
+    widened = []
+    real = loading._widen
+    monkeypatch.setattr(loading, "_widen", lambda model, dtype: (widened.append(dtype), real(model, dtype)))
+    model, _, _ = loading.load_llava(str(tmp_path), device="cpu", quantization="none", dtype="float32")
+    assert widened == [torch.float32]  # loaded as stored, then widened one tensor at a time
+    reference = LlavaForConditionalGeneration.from_pretrained(str(tmp_path), dtype=torch.float32)
+    ours, theirs = dict(model.named_parameters()), dict(reference.named_parameters())
+    assert ours.keys() == theirs.keys() and all(p.dtype == torch.float32 for p in ours.values())
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)  # the same values as transformers' own float32
+    assert all(b.dtype == torch.float32 for b in model.buffers() if b.is_floating_point())
+    ids = torch.tensor([[1, 2, 3, 4]])
+    with torch.inference_mode():
+        assert torch.equal(model(input_ids=ids).logits, reference(input_ids=ids).logits)
 
 
 @pytest.mark.models

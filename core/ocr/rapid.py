@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ModelUnavailableError, TextReadingError
+from ..memory import give_back
 from . import Line, Options, Reading
 from .framing import cut_edges
 from .layout import Piece, order
@@ -121,6 +122,8 @@ class RapidReader:
             raise
         except Exception as error:
             raise _failed(error) from error
+        finally:
+            give_back()  # the detector's working memory (~170 MB for a 1024 x 768 photo: core.memory)
         rows, angle = order(pieces)
         skipped, _ = order(unclear)
         lines = tuple(Line(r.text, r.box, r.score) for r in rows)

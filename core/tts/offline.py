@@ -10,13 +10,14 @@ import struct
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import language as lang
 from ..errors import ConfigError, ModelUnavailableError, SpeechSynthesisError
 from .base import ON_PAGE, WAV, Speech, quiet_debug, require_words, wav
 
-__all__ = ["EspeakEngine", "PiperVoiceEngine", "OfflineEngine", "find_piper_voice"]
+__all__ = ["EspeakEngine", "PiperVoiceEngine", "PiperOptions", "OfflineEngine", "find_piper_voice"]
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,28 @@ def _rewrap_wav(raw: bytes) -> bytes:
 # --- Piper -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PiperOptions:
+    """How the Piper voice runs (onnxruntime). The defaults were measured on 2 cores with the CPU default
+    (bench/e2e.py): the voice speaks each sentence while the model writes the next, on the same cores."""
+
+    # onnxruntime's threads for one sentence; 0 = one per core. 1: the model decoded 9.4 tokens/s while
+    # the voice spoke, against 8.4 with one per core; a sentence took 0.17 s against 0.15 s.
+    threads: int = 1
+    # onnxruntime's memory arena keeps the largest sentence's working memory for good (130 MB after a
+    # 50-word sentence); without it that memory is freed after each sentence, at about 0.01 s a sentence.
+    memory_arena: bool = False
+    # onnxruntime's threads wait for work by spinning (busy) unless told not to: between sentences that
+    # would take the cores from the model.
+    spinning: bool = False
+
+
 @functools.lru_cache(maxsize=4)
-def _piper_voice(model: Path):
+def _piper_voice(model: Path, options: PiperOptions = PiperOptions()):
     """Load ``model`` once per process: each load holds ~100 MB, and engines for several settings
     (or a reload of the page's cache) would otherwise each keep their own copy."""
     try:
+        import onnxruntime
         from piper import PiperVoice
     except ImportError as error:
         raise ModelUnavailableError(
@@ -90,6 +108,13 @@ def _piper_voice(model: Path):
     t0 = time.perf_counter()
     try:
         voice = PiperVoice.load(model)
+        session = onnxruntime.SessionOptions()
+        session.intra_op_num_threads = options.threads
+        session.enable_cpu_mem_arena = options.memory_arena
+        session.enable_mem_pattern = False  # one sentence's peak working memory 105 MB instead of 153
+        session.add_session_config_entry("session.intra_op.allow_spinning", "1" if options.spinning else "0")
+        voice.session = onnxruntime.InferenceSession(str(model), sess_options=session,
+                                                     providers=["CPUExecutionProvider"])
         # onnxruntime's first run is several times slower than the next ones; pay it now, not
         # on the first answer (nor inside auto's fallback, which must be quick).
         list(voice.synthesize("Ready."))
@@ -135,9 +160,9 @@ class PiperVoiceEngine:
     name = "piper"
     sends_text_off_machine = False
 
-    def __init__(self, model: Path) -> None:
-        self.model = model
-        self.voice, self.lock = _piper_voice(model.resolve())
+    def __init__(self, model: Path, options: PiperOptions = PiperOptions()) -> None:
+        self.model, self.options = model, options
+        self.voice, self.lock = _piper_voice(model.resolve(), options)
         # Piper 1.x voices give their espeak voice ("en-us"): that is the language they speak.
         self.language = lang.base_language(getattr(self.voice.config, "espeak_voice", "") or "en")
 

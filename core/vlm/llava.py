@@ -29,9 +29,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GenerationError
+from ..memory import give_back
 from . import Token
 from .loading import is_out_of_memory, load_llava, release_memory
-from .worker import Worker, fork_cache
+from .prefix import MIN_HEAD_TOKENS, Prefix, cut, encode, fork_cache, grow_in_place, lendable
+from .worker import Worker, record_choices, stop_when
 from .prompt import (SYSTEM_PROMPT, AnswerStream, Turn, build_messages, common_prefix_length, detect_system_role,
                      strip_control_tokens)
 
@@ -51,24 +53,22 @@ class VlmOptions:
     """How the transformers engine answers."""
 
     system_prompt: str = SYSTEM_PROMPT  # instructions for every conversation
-    prefix_photos: int = 4  # photos whose prefix cache is kept (least recently used dropped); 0 = no cache
+    # photos whose prefix cache is kept (least recently used dropped); 0 = no cache. Each costs 100 MB on
+    # the CPU default (1017 tokens of bfloat16 keys and values): two, the photo asked about and the one
+    # before it, keep the CPU default's process near 3 GB (four: 3.2 GB, bench/memory.py).
+    prefix_photos: int = 2
     repetition_penalty: float = 1.1  # > 1 discourages the loops small models fall into
     poll_seconds: float = 0.5  # how often a waiting reader checks that generation is still alive
+    # torch's threads, for the whole process (torch.set_num_threads); 0 = torch's default, one per core.
+    # On 2 cores the CPU default decoded 18.2 tokens/s on both, 14.7 on one; with the voice speaking at
+    # the same time 14.9 against 14.4 (bench/threads.py): decoding keeps both.
+    threads: int = 0
     stall_seconds: float = 600.0  # no new text for this long: generation is given up as stuck
     # Compiled decoding (CUDA): a static KV cache of this many tokens (it grows, with one recompilation,
     # for a longer conversation) and torch.compile of the decoding step; the photo's prefix cache is not
     # used then (on a GPU the whole prompt prefills in under 0.1 s).
     compile: bool = False
     static_cache_tokens: int = 2048
-
-
-@dataclass
-class Prefix:
-    """A photo's kept prompt prefix."""
-
-    ids: list[int]  # the prompt's first tokens, image tokens expanded: the part held in ``cache``
-    cache: Any  # DynamicCache with the keys and values of ``ids``
-    image_tokens: int  # how many image placeholder tokens this photo expands to
 
 
 class TransformersLlava:
@@ -94,6 +94,8 @@ class TransformersLlava:
         # recorded them, so a new thread per answer would record them again.
         self._worker = Worker()
         self._prefixes: OrderedDict[str, Prefix] = OrderedDict()
+        self._opening: Prefix | None = None  # the instructions' prefix, shared by every photo's
+        self._lent: tuple | None = None  # (photo key, Prefix, worker): the prefix the answer being written uses
         self._device = model.device
         # the vision tower's dtype (quantized weights are integers: skip them)
         self._pixel_dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()),
@@ -113,6 +115,10 @@ class TransformersLlava:
     def load(cls, model: str, *, device: str = "auto", quantization: str = "auto", dtype: str = "auto",
              options: VlmOptions = VlmOptions()) -> TransformersLlava:
         """Load ``model`` (see :func:`core.vlm.loading.load_llava`); compiled engines warm up here."""
+        if options.threads > 0:
+            import torch
+
+            torch.set_num_threads(options.threads)
         vlm, processor, model_id = load_llava(model, device=device, quantization=quantization, dtype=dtype,
                                               compile=options.compile)
         engine = cls(vlm, processor, model_id=model_id, options=options)
@@ -165,6 +171,11 @@ class TransformersLlava:
         """Keys of the photos whose prefix is kept, least recently used first."""
         return list(self._prefixes)
 
+    @property
+    def head_tokens(self) -> int:
+        """Tokens of the instructions' prefix, encoded once and shared by every photo (0: none yet)."""
+        return len(self._opening.ids) if self._opening else 0
+
     def kept_prefix(self, key: str) -> Prefix | None:
         """The kept prefix of the photo ``key``, if any (read-only use: checks and benchmarks)."""
         return self._prefixes.get(key)
@@ -188,8 +199,11 @@ class TransformersLlava:
             raise ValueError(f"max_new_tokens must be at least 1, not {max_new_tokens}")
         prompt = self.prompt(history, question, notes)
         with self._lock:
-            inputs = self._guarded(lambda: self._inputs(photo, prompt))
-            yield from self._generate(inputs, max_new_tokens, min(min_new_tokens, max_new_tokens), tokens)
+            inputs = self._guarded(lambda: self._inputs(photo, prompt, max_new_tokens))
+            try:
+                yield from self._generate(inputs, max_new_tokens, min(min_new_tokens, max_new_tokens), tokens)
+            finally:
+                self._return_prefix()
 
     def sample(self, photo: Photo, history: Sequence[Turn], question: str, *, max_new_tokens: int,
                notes: Sequence[str] = (), temperature: float = 0.7, seed: int = 0) -> str:
@@ -197,9 +211,12 @@ class TransformersLlava:
         for the agreement between a few answers (core.confidence.agreement)."""
         prompt = self.prompt(history, question, notes)
         with self._lock:
-            inputs = self._guarded(lambda: self._inputs(photo, prompt))
+            inputs = self._guarded(lambda: self._inputs(photo, prompt, max_new_tokens))
             sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95, "seed": seed}
-            return "".join(self._generate(inputs, max_new_tokens, 0, sampling=sampling))
+            try:
+                return "".join(self._generate(inputs, max_new_tokens, 0, sampling=sampling))
+            finally:
+                self._return_prefix()
 
     # -- prompts --------------------------------------------------------------------------------
 
@@ -231,16 +248,30 @@ class TransformersLlava:
         if prefix is not None:
             self._prefixes.move_to_end(photo.key)
             return prefix
+        while len(self._prefixes) >= self.options.prefix_photos:  # room first: never one photo too many
+            self._prefixes.popitem(last=False)
         prefix = self._compute_prefix(photo)
         if prefix is not None:
             self._prefixes[photo.key] = prefix
-            while len(self._prefixes) > self.options.prefix_photos:
-                self._prefixes.popitem(last=False)
         return prefix
 
-    def _compute_prefix(self, photo: Photo) -> Prefix | None:
-        import torch
+    def _new_cache(self) -> Any:
+        from transformers import DynamicCache
 
+        return DynamicCache(config=self._model.config)
+
+    def _head(self, ids: list[int]) -> Prefix | None:
+        """The instructions' prefix ``ids`` (what comes before the photo), encoded once and kept; None
+        when it is too short to be worth keeping apart (see :mod:`core.vlm.prefix`)."""
+        if len(ids) < MIN_HEAD_TOKENS:
+            return None
+        if self._opening is None or self._opening.ids != ids:
+            cache = self._new_cache()
+            encode(self._model, ids, cache, cache_arg=self._cache_arg, device=self._device)
+            self._opening = Prefix(list(ids), cache, 0)
+        return self._opening
+
+    def _compute_prefix(self, photo: Photo) -> Prefix | None:
         # The prompt up to where the first question starts, found with sentinel questions that begin
         # differently (letter, digit, punctuation), so that a question cannot merge with the last
         # prefix token whatever its first character is.
@@ -261,22 +292,19 @@ class TransformersLlava:
             log.warning("prefix cache off for this photo: the image tokens are not a clean prefix")
             return None
         ids = head_ids[:length]
-
-        from transformers import DynamicCache
-
-        cache = DynamicCache(config=self._model.config)
+        opening = self._head(ids[:ids.index(self.image_token_id)])
         images = {k: encoded[k].to(self._device) for k in ("pixel_values", "image_sizes") if k in encoded}
         images["pixel_values"] = images["pixel_values"].to(self._pixel_dtype)
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            self._model(input_ids=torch.tensor([ids], device=self._device),
-                        attention_mask=torch.ones(1, length, dtype=torch.long, device=self._device),
-                        use_cache=True, logits_to_keep=1, **{self._cache_arg: cache}, **images)
-        log.info("photo prefix of %d tokens (%d image tokens) encoded in %.2fs", length, image_tokens,
-                 time.perf_counter() - t0)
+        cache = fork_cache(opening.cache) if opening else self._new_cache()
+        encode(self._model, ids[len(opening.ids) if opening else 0:], cache, cache_arg=self._cache_arg,
+               device=self._device, images=images)
+        log.info("photo prefix of %d tokens (%d image tokens, %d of the instructions kept) encoded in %.2fs",
+                 length, image_tokens, len(opening.ids) if opening else 0, time.perf_counter() - t0)
+        give_back()  # the vision tower's and the prefill's working memory (core.memory)
         return Prefix(ids, cache, image_tokens)
 
-    def _inputs(self, photo: Photo, prompt: str) -> dict:
+    def _inputs(self, photo: Photo, prompt: str, max_new_tokens: int) -> dict:
         """generate() arguments for ``prompt``: from the photo's prefix cache when it fits, else plain."""
         import torch
 
@@ -284,16 +312,31 @@ class TransformersLlava:
         if prefix is not None:
             ids = self.token_ids(prompt, prefix.image_tokens)
             if ids[:len(prefix.ids)] == prefix.ids and len(ids) > len(prefix.ids):
+                if lendable(prefix.cache):  # the kept cache itself, cut back afterwards (core.vlm.prefix)
+                    self._lent = (photo.key, prefix, self._worker)
+                    grow_in_place(prefix.cache, len(ids) - len(prefix.ids) + max_new_tokens + 1)
                 return {
                     "input_ids": torch.tensor([ids], device=self._device),
                     "attention_mask": torch.ones(1, len(ids), dtype=torch.long, device=self._device),
-                    self._cache_arg: fork_cache(prefix.cache),
+                    self._cache_arg: prefix.cache if self._lent else fork_cache(prefix.cache),
                 }
             log.info("prompt does not start with the photo's cached prefix; encoding it whole")
         inputs = self._processor(text=prompt, images=photo.image, return_tensors="pt")
         inputs = {k: v.to(self._device) for k, v in inputs.items()}
         inputs["pixel_values"] = inputs["pixel_values"].to(self._pixel_dtype)
         return inputs
+
+    def _return_prefix(self) -> None:
+        """The prefix lent to the answer just written, cut back to the photo's own tokens; dropped when a
+        stuck generation was abandoned with it (it may still be writing into it)."""
+        lent, self._lent = self._lent, None
+        if lent is not None:
+            key, prefix, worker = lent
+            if worker is self._worker:
+                cut(prefix.cache, len(prefix.ids))
+                give_back()
+            elif self._prefixes.get(key) is prefix:
+                del self._prefixes[key]
 
     # -- generation -----------------------------------------------------------------------------
 
@@ -367,15 +410,9 @@ class TransformersLlava:
     def _generate(self, inputs: dict, max_new_tokens: int, min_new_tokens: int,
                   tokens: list[Token] | None = None, sampling: dict | None = None) -> Iterator[str]:
         import torch
-        from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
-        from transformers import TextIteratorStreamer
+        from transformers import LogitsProcessorList, StoppingCriteriaList, TextIteratorStreamer
 
         stop = threading.Event()
-
-        class _StopWhenAsked(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):
-                return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool,
-                                  device=input_ids.device)
 
         # The timeout makes the reader wake up now and then to check that the worker is still alive.
         streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True,
@@ -390,18 +427,10 @@ class TransformersLlava:
             for name, value in sampling.items():
                 setattr(config, name, value)
         kwargs = dict(inputs, streamer=streamer, generation_config=config,
-                      stopping_criteria=StoppingCriteriaList([_StopWhenAsked()]))
+                      stopping_criteria=StoppingCriteriaList([stop_when(stop)]))
         chosen: list[Any] = []  # (token id, log-probability) per step, as tensors: no sync per token
         if tokens is not None:
-            class _Probabilities(LogitsProcessor):
-                """Last in line: the distribution the greedy choice is made from (penalties applied)."""
-
-                def __call__(self, input_ids, scores):
-                    best = torch.log_softmax(scores[0].float(), dim=-1).max(dim=-1)
-                    chosen.append((best.indices, best.values))
-                    return scores
-
-            kwargs["logits_processor"] = LogitsProcessorList([_Probabilities()])
+            kwargs["logits_processor"] = LogitsProcessorList([record_choices(chosen)])
 
         def work() -> None:
             try:
@@ -415,6 +444,9 @@ class TransformersLlava:
                     streamer.end()
                 except Exception:
                     pass  # the reader notices the thread has ended
+            finally:
+                kwargs.clear(), inputs.clear()  # the answer's own keys and values, freed now
+                give_back()
 
         answer = AnswerStream()
         stalled, done_tokens = False, 0

@@ -51,8 +51,8 @@ def load_llava(model: str, *, device: str, quantization: str, dtype: str,
                           "Set SEESAY_LLAVA_COMPILE to auto or off.")
     if quantization == "auto":
         quantization = "nf4" if device == "cuda" else "none"
-    if dtype == "auto":
-        dtype = "float16" if device == "cuda" else ("bfloat16" if cpu_has_native_bf16() else "float32")
+    if dtype == "auto":  # on CPU the checkpoints' own bfloat16 (core.vlm.mixed where the CPU lacks it)
+        dtype = "float16" if device == "cuda" else "bfloat16"
     torch_dtype = getattr(torch, dtype)
 
     path = Path(model).expanduser()
@@ -97,6 +97,16 @@ def load_llava(model: str, *, device: str, quantization: str, dtype: str,
             # fp16 on CUDA as the cards compute it fastest; the chosen dtype on CPU
             bnb_4bit_compute_dtype=(torch.float16 if device == "cuda" and dtype == "float32"
                                     else torch_dtype))
+    stored = _stored_dtype(config)
+    # float32 from a bfloat16 or float16 checkpoint: loaded as stored (mapped from the file, no copy),
+    # then widened one tensor at a time, each stored tensor's pages handed back as it goes (_widen).
+    widen = device == "cpu" and quantization == "none" and dtype == "float32" and stored in ("bfloat16", "float16")
+    if widen:
+        kwargs["dtype"] = getattr(torch, stored)
+    if device == "cpu":
+        from ..memory import limit_heaps
+
+        limit_heaps()  # before the threads that answer start: see core.memory
     t0 = time.perf_counter()
     try:
         vlm = model_class.from_pretrained(model, **kwargs)
@@ -111,9 +121,57 @@ def load_llava(model: str, *, device: str, quantization: str, dtype: str,
                            "Download the model again, or point SEESAY_LLAVA_MODEL at a complete model "
                            "folder, or connect to the internet for the first start.") from exc
     vlm.eval()
+    if widen:
+        _widen(vlm, torch.float32)
+    if device == "cpu" and dtype == "bfloat16" and quantization == "none":
+        from .mixed import bfloat16_products, float32_decoding_attention
+
+        if not float32_decoding_attention(vlm):
+            log.warning("decoding attention stays in bfloat16 (slower): the model does not take another")
+        native = cpu_has_native_bf16()
+        changed = bfloat16_products(vlm, native=native)
+        log.info("bfloat16 on CPU, %s native bfloat16: %d layers changed (core.vlm.mixed)",
+                 "with" if native else "without", changed)
     log.info("loaded %s (%s, %s, %s, %s) in %.1fs", model, family, device, quantization, dtype,
              time.perf_counter() - t0)
     return vlm, processor, model
+
+
+def _stored_dtype(config: Any) -> str:
+    """The dtype the checkpoint's weights are stored in, as its config says ("" when it does not)."""
+    stored = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    return str(stored).removeprefix("torch.") if stored else ""
+
+
+def _widen(model: Any, dtype: Any) -> None:
+    """Every floating parameter and buffer of ``model`` to ``dtype``, one tensor at a time; each old
+    tensor's whole pages are handed back once no other tensor shares its storage (core.memory.drop_pages).
+
+    Loading the CPU default in float32 this way peaked at 4.4 GB instead of 6.4 GB: transformers widens
+    while the whole 2 GB bfloat16 file stays mapped (docs/bench/precision.md).
+    """
+    import torch
+
+    from ..memory import drop_pages
+
+    tensors = [(module, kind, name) for module in model.modules() for kind in ("_parameters", "_buffers")
+               for name, t in getattr(module, kind).items() if t is not None and t.is_floating_point()
+               and t.dtype != dtype]
+    users: dict[int, int] = {}
+    for module, kind, name in tensors:
+        ptr = getattr(module, kind)[name].untyped_storage().data_ptr()
+        users[ptr] = users.get(ptr, 0) + 1
+    done: dict[int, Any] = {}  # tied weights: one converted tensor for one stored tensor
+    for module, kind, name in tensors:
+        old = getattr(module, kind)[name]
+        if id(old) not in done:
+            data = old.detach().to(dtype)
+            done[id(old)] = torch.nn.Parameter(data, requires_grad=False) if kind == "_parameters" else data
+        getattr(module, kind)[name] = done[id(old)]
+        storage = old.untyped_storage()
+        users[storage.data_ptr()] -= 1
+        if users[storage.data_ptr()] == 0:  # no tensor left on it: its pages go back
+            drop_pages(storage.data_ptr(), storage.nbytes())
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

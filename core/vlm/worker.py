@@ -1,33 +1,46 @@
-"""The transformers engine's helpers for generation: its one generation thread, and forking a kept cache."""
+"""The transformers engine's helpers for generation: its one generation thread, stopping when asked,
+and recording the probability of each token it chooses.
+
+The engine runs every generation on one thread of its own: compiled CUDA graphs belong to the
+thread that recorded them, so a new thread per answer would record them again.
+"""
 
 from __future__ import annotations
 
-import copy
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Worker", "fork_cache"]
+__all__ = ["Worker", "record_choices", "stop_when"]
 
 
-def fork_cache(cache: Any) -> Any:
-    """A cache that starts with ``cache``'s tokens and grows on its own, leaving ``cache`` as it is.
+def stop_when(stop: threading.Event) -> Any:
+    """A transformers StoppingCriteria that ends the generation at the next token once ``stop`` is set."""
+    import torch
+    from transformers import StoppingCriteria
 
-    generate() extends the cache it is given. A plain DynamicLayer grows by concatenating into new
-    tensors and never writes into the ones it holds, so layer objects of its own sharing the prefix's
-    tensors are enough (a deep copy costs ~0.1-0.4 s per question for the CPU default's 1000-token
-    prefix). Any other kind of layer gets a deep copy.
-    """
-    try:
-        from transformers.cache_utils import DynamicLayer
-    except ImportError:
-        return copy.deepcopy(cache)
-    if not all(type(layer) is DynamicLayer for layer in getattr(cache, "layers", [None])):
-        return copy.deepcopy(cache)
-    fork = copy.copy(cache)
-    fork.layers = [copy.copy(layer) for layer in cache.layers]
-    return fork
+    class _StopWhenAsked(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    return _StopWhenAsked()
+
+
+def record_choices(chosen: list) -> Any:
+    """A transformers LogitsProcessor, last in line, that appends (token id, log-probability) of each
+    step's most likely token to ``chosen``, as tensors (no device sync per token): the distribution
+    the greedy choice is made from, penalties applied."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class _Probabilities(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            best = torch.log_softmax(scores[0].float(), dim=-1).max(dim=-1)
+            chosen.append((best.indices, best.values))
+            return scores
+
+    return _Probabilities()
 
 
 class Worker:
