@@ -54,6 +54,7 @@ import gc
 import importlib.util
 import os
 import shlex
+import signal
 import statistics
 import sys
 import tempfile
@@ -287,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     args.runs = args.runs if args.runs is not None else (2 if mini else 5)
     args.budget = args.budget if args.budget is not None else (120.0 if mini else 420.0)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be downloaded
+    # a time limit's SIGTERM (timeout 570 ...) ends the run through the code that records where it stopped
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     started = time.perf_counter()
 
@@ -322,7 +325,9 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
             measure(args, report, setup, engine, memory, started)
     except BaseException as exc:  # what was measured stays written, with what stopped it
-        fig["status"] = f"{fig['status']}: {type(exc).__name__}: {str(exc)[:300]}"
+        what = "stopped from outside (SIGTERM)" if isinstance(exc, SystemExit) and exc.code == 143 else \
+            f"{type(exc).__name__}: {str(exc)[:300]}"
+        fig["status"] = f"{fig['status']}: {what}"
         report.save()
         raise
     fig["status"] = f"complete in {time.perf_counter() - started:.0f} s"
