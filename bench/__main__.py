@@ -9,6 +9,7 @@ Examples::
     python -m bench threads         # the thread pools of torch, the voice, Whisper and the text reader
     python -m bench stt             # Whisper: 3 s and 8 s clips, openai-whisper and faster-whisper
     python -m bench load            # 16 people at once: a model server and the in-process engine (bench/load.py)
+    python -m bench gpu             # SeeSay's whole GPU path against its targets, on CUDA (bench/gpu_e2e.py)
     python -m bench render docs/bench/cpu.json   # redraw the table and plot of an earlier run
 """
 
@@ -36,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import threads
 
         return threads.main(argv[1:])
+    if argv[:1] == ["gpu"]:  # options of its own: python -m bench gpu --help (--miniature runs it on CPU)
+        from . import gpu_e2e
+
+        return gpu_e2e.main(argv[1:])
     if argv[:1] == ["precision"]:  # options of its own: python -m bench precision --help
         from . import precision
 
@@ -43,11 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", nargs="?", default="pipeline",
-                        choices=("pipeline", "stt", "load", "precision", "threads", "render"),
+                        choices=("pipeline", "stt", "load", "precision", "threads", "gpu", "render"),
                         help="pipeline: baseline vs streaming (default); stt: Whisper engines and sizes; "
                              "load: many people at once (see python -m bench load --help); "
                              "precision: float32 against lower precisions (python -m bench precision --help); "
                              "threads: the engines' thread pools measured (python -m bench threads --help); "
+                             "gpu: SeeSay's whole GPU path on CUDA (python -m bench gpu --help); "
                              "render: redraw from a saved .json")
     parser.add_argument("json", nargs="?", type=Path, help="render: the .json an earlier pipeline run wrote")
     parser.add_argument("--quick", action="store_true", help="tiny test models instead of the CPU default's size")
