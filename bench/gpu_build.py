@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from bench import gpu
+from bench.probes import Stamps
 
 now = time.perf_counter
 
@@ -210,17 +211,13 @@ def scripted_whisper(text: str, *, language: str = "en", num_languages: int = 99
 # --- probes --------------------------------------------------------------------------------------
 
 
-class StreamClock:
+class StreamClock(Stamps):
     """Stamps every token that ``generate()`` hands the engine's streamer (one per forward pass, on the
     generating thread, after the token reached the CPU): exact counts and decode speed, compiled or not.
 
-    It has ``bench.probes.TokenClock``'s interface (``start``, ``tokens``, ``decode_rate``, ``context``,
-    ``ignored``), so ``bench.probes.ScriptedVLM`` and ``TimedVLM`` use it as they use that one.
+    It shares ``bench.probes.TokenClock``'s base (``start``, ``tokens``, ``decode_rate``, ``context``) and
+    has its ``ignored``, so ``bench.probes.ScriptedVLM`` and ``TimedVLM`` use it as they use that one.
     """
-
-    def __init__(self) -> None:
-        self.stamps: list[float] = []
-        self.context = 0  # the prompt's tokens: what the first answer token attended to
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[StreamClock]:
@@ -254,19 +251,6 @@ class StreamClock:
     def ignored(self) -> Iterator[None]:
         yield  # preparing a photo runs no generate(): nothing to leave out
 
-    def start(self) -> None:
-        self.stamps = []
-
-    @property
-    def tokens(self) -> int:
-        return len(self.stamps)
-
-    def decode_rate(self) -> float:
-        """Tokens per second after the first token (the prefill is not decoding)."""
-        stamps = self.stamps
-        if len(stamps) < 2 or stamps[-1] <= stamps[0]:
-            return float("nan")
-        return (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
 
 class NoTextReader:

@@ -152,13 +152,34 @@ class ScriptedVLM:
             yield ("" if sent == 0 else " ") + " ".join(self.words[sent:])
 
 
-class TokenClock:
+class Stamps:
+    """One time stamp per answer token; what :class:`TokenClock` and ``bench.gpu_build.StreamClock`` share."""
+
+    def __init__(self) -> None:
+        self.stamps: list[float] = []
+        self.context = 0  # tokens the answer's first token saw (the prompt, its kept prefix included)
+
+    def start(self) -> None:
+        self.stamps = []
+
+    @property
+    def tokens(self) -> int:
+        return len(self.stamps)
+
+    def decode_rate(self) -> float:
+        """Tokens per second after the first token (the prefill is not decoding)."""
+        stamps = self.stamps
+        if len(stamps) < 2 or stamps[-1] <= stamps[0]:
+            return float("nan")
+        return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+
+class TokenClock(Stamps):
     """Stamps each forward pass of ``model`` made by a generation (not by ``prepare``)."""
 
     def __init__(self, model: Any) -> None:
+        super().__init__()
         self._local = threading.local()  # per thread, unlike thread ids, which are reused
-        self.stamps: list[float] = []
-        self.context = 0  # tokens the answer's first token saw (the prompt, its kept prefix included)
         model.register_forward_hook(self._hook, with_kwargs=True)
 
     def _hook(self, module, args, kwargs, output) -> None:
@@ -176,19 +197,6 @@ class TokenClock:
         finally:
             self._local.ignore = False
 
-    def start(self) -> None:
-        self.stamps = []
-
-    @property
-    def tokens(self) -> int:
-        return len(self.stamps)
-
-    def decode_rate(self) -> float:
-        """Tokens per second after the first token (the prefill is not decoding)."""
-        stamps = self.stamps
-        if len(stamps) < 2 or stamps[-1] <= stamps[0]:
-            return float("nan")
-        return (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
 
 def _context(kwargs: dict) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import io
 import os
 import re
@@ -206,8 +207,8 @@ def speed_lines(runs: int) -> list[str]:
             times.append(now() - start)
         return 1000 * statistics.median(times), 1000 * max(times)
 
-    load = lambda: load_photo(data, max_bytes=conf.max_image_bytes, max_pixels=conf.max_image_pixels,  # noqa: E731
-                              max_side=conf.image_max_side)
+    load = functools.partial(load_photo, data, max_bytes=conf.max_image_bytes, max_pixels=conf.max_image_pixels,
+                             max_side=conf.image_max_side)
     photo = load()
     full_ms, full_max = median_ms(lambda: check_quality(big), runs)
     load_ms, load_max = median_ms(load, max(3, runs // 4))
