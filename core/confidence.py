@@ -15,7 +15,7 @@ with greedy decoding, a content word whose probability is under one half was not
 choice: another word had nearly as much weight. An answer whose content words average below even
 odds is one the model itself would have written differently on another day. No labelled data with
 real LLaVA weights could be run here (no model hub), so the threshold rests on that argument, not on
-a calibration; :func:`calibrate` picks one from labelled answers where they exist, and the README says so.
+a calibration, and the README says so.
 
 A confidence that cannot be computed (an engine without probabilities, an answer with no content
 words) is ``None``: reported as unknown, never invented.
@@ -37,8 +37,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .vlm import Token
 
-__all__ = ["THRESHOLD", "KEY_WORD_FLOOR", "Confidence", "confidence", "agreement", "hedge", "in_words",
-           "calibrate"]
+__all__ = ["THRESHOLD", "KEY_WORD_FLOOR", "Confidence", "confidence", "agreement", "hedge", "in_words"]
 
 #: below this the answer is hedged ("I am not sure, but ...")
 THRESHOLD = 0.5
@@ -147,15 +146,3 @@ def in_words(value: float | None) -> str:
     if value >= THRESHOLD:
         return "SeeSay is somewhat sure of this answer."
     return "SeeSay is not sure of this answer."
-
-
-def calibrate(scored: Sequence[tuple[float, bool]], precision: float = 0.9) -> float:
-    """The lowest threshold at which answers scored at or above it are right at least ``precision``
-    of the time (``scored``: (confidence, was the answer right)). For labelled data, when there is some."""
-    ranked = sorted(scored, key=lambda item: item[0], reverse=True)
-    best, right = 1.0, 0
-    for n, (value, correct) in enumerate(ranked, start=1):
-        right += correct
-        if right / n >= precision:
-            best = value
-    return best

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from core.answering import ask
 from core.checks import REMINDER, domain, double_check, values
-from core.confidence import THRESHOLD, calibrate, confidence, hedge, in_words
+from core.confidence import THRESHOLD, confidence, hedge, in_words
 from core.engines import AskOptions, Engines
 from core.events import AnswerAudio, AnswerText, Done, Remark
 from core.honesty import ANSWERABLE_NOTE, Answerability, cannot_tell
@@ -66,12 +66,6 @@ def test_hedge_and_words():
     assert hedge("I see a cup.") == "I am not sure, but I see a cup."
     assert hedge("NASA is written on it.") == "I am not sure, but NASA is written on it."
     assert "not sure" in in_words(THRESHOLD - 0.01) and "fairly sure" in in_words(0.9)
-
-
-def test_calibrate_picks_the_lowest_threshold_meeting_the_precision():
-    scored = [(0.95, True), (0.9, True), (0.8, True), (0.7, False), (0.6, True), (0.4, False), (0.3, False)]
-    assert calibrate(scored, precision=0.9) == 0.8
-    assert calibrate(scored, precision=0.7) == 0.6
 
 
 # --- answerability --------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """core.quality: the photo-quality check before any model runs.
 
 Small synthetic cases per kind (fast), the app's own drawn test pictures (they must pass), the
-same scene at two sizes (one verdict), and the labelled set of real photographs degraded by known
-amounts (core.testmodels.photos), whose figures are printed and held to the issue's targets:
-at least 90% of the degraded photos flagged with the right kind first, at most 10% of the untouched
-ones flagged. The set takes a few seconds to build and check.
+same scene at two sizes (one verdict), pages white by design (documents, scans, screenshots:
+core.testmodels.pages; none may be called too bright), and the labelled set of real photographs
+degraded by known amounts (core.testmodels.photos), split by source photograph: every threshold
+sits between the tuning part's ranges, and the held-out part's figures are printed and held to the
+targets: at least 90% of the degraded photos flagged with the right kind first, at most 10% of the
+untouched ones flagged. The sets take a few seconds to build and check.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from core.quality import KINDS, THRESHOLDS, Finding, Quality, check_quality
 
@@ -103,12 +105,42 @@ def test_dark():
     assert "Turn on a light" in quality.guidance
 
 
+def overexposed(img: Image.Image, gain: float = 2.5) -> Image.Image:
+    """Two and a bit stops over, clipped as a sensor clips, under light that falls off across the scene
+    (a lamp to one side): what makes a photo's blown-out parts fade in, where a drawing's flat colours
+    would clip with hard edges, as a page's do."""
+    light = np.linspace(1.3, 0.6, img.width, dtype=np.float32)[None, :, None]
+    return Image.fromarray(np.clip(np.asarray(img, dtype=np.float32) * gain * light, 0, 255).astype(np.uint8))
+
+
 def test_overexposed_is_bright():
-    img = scene()
-    a = np.asarray(img, dtype=np.float32) * 2.5  # two and a bit stops, clipped as a sensor clips
-    quality = check_quality(Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)))
+    quality = check_quality(overexposed(scene()))
     assert kinds(quality)[0] == "bright"
     assert quality.findings[0].measure == quality.measures["clipped"] >= THRESHOLDS["clipped"]
+    assert "direct light" in quality.guidance
+
+
+def test_a_white_page_with_dark_text_is_not_too_bright():
+    """A rendered page, a scan or a screenshot is pure white by design: that is paper, not glare."""
+    page = Image.new("RGB", (1240, 1754), "white")
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf", 28)
+    for row in range(30):
+        draw.text((120, 150 + 48 * row), "The appointment is on Tuesday at half past ten.", fill=(15, 15, 15), font=font)
+    for img in (page, jpeg(page, 75), page.resize((950, 1344), Image.Resampling.LANCZOS)):
+        quality = check_quality(img)
+        assert quality.measures["clipped"] > 0.5 and quality.ok, (kinds(quality), quality.measures)
+        assert quality.measures["white_edge"] <= THRESHOLDS["white_edge"]
+
+
+def test_a_blown_out_patch_with_a_glow_around_it_is_bright():
+    """Glare: a patch blown out to white with the light falling off around it, on a scene."""
+    img = np.asarray(scene(), dtype=np.float32)
+    v, u = np.mgrid[0:480, 0:640]
+    glow = 600 * np.exp(-((u - 300) ** 2 + (v - 220) ** 2) / (2 * 110.0 ** 2))
+    quality = check_quality(Image.fromarray(np.clip(img + glow[..., None], 0, 255).astype(np.uint8)))
+    assert kinds(quality)[0] == "bright", quality.measures
+    assert quality.measures["white_edge"] > THRESHOLDS["white_edge"]
     assert "direct light" in quality.guidance
 
 
@@ -167,7 +199,7 @@ def test_findings_come_in_order_of_importance_and_guidance_says_two_at_most():
 
 def test_every_guidance_is_short_spoken_text_that_says_what_to_do():
     cases = [scene().resize((120, 90)), scene(low=2, high=70),
-             Image.fromarray(np.clip(np.asarray(scene(), dtype=np.float32) * 2.5, 0, 255).astype(np.uint8)),
+             overexposed(scene()),
              scene(low=150, high=235), Image.new("RGB", (640, 480), "grey"),
              scene().filter(ImageFilter.GaussianBlur(4))]
     said = {f.guidance for img in cases for f in check_quality(img).findings}
@@ -225,7 +257,77 @@ def test_importing_core_quality_stays_light():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
+# --- pages: white by design --------------------------------------------------------------------
+
+
+def test_documents_scans_and_screenshots_are_not_called_too_bright(capsys):
+    """Both parts: the tuning pages (the threshold was set from them) and the held-out ones (other
+    renderers and fonts, real Chromium screenshots of SeeSay), as rendered, as JPEGs and as scans."""
+    from bench.quality import page_lines
+    from core.testmodels.pages import PARTS, pages
+
+    lines, totals = page_lines()
+    with capsys.disabled():
+        print("\n" + "\n".join(f"{part}: {t[0]} pages, {t[1]} called too bright, {t[2]} flagged" for part, t in totals.items()))
+    assert set(totals) == set(PARTS) and totals["held out"][0] >= 20 and totals["tuning"][0] >= 20
+    flagged = [(p.name, [f.kind for f in check_quality(p.image).findings]) for p in pages()]
+    assert not [name for name, found in flagged if "bright" in found], flagged
+    assert not [name for name, found in flagged if found], flagged  # nor anything else: they are fine
+    kinds_seen = {p.kind for p in pages(("held out",))}
+    assert {"receipt", "letter", "screen"} <= kinds_seen
+
+
+def test_real_photographs_of_text_pass():
+    from core.testmodels.pages import real_text_photos
+
+    for photo in real_text_photos():
+        assert check_quality(photo.image).ok, photo.name
+
+
 # --- the labelled set ----------------------------------------------------------------------------
+
+
+def test_the_labelled_set_is_split_by_source_photograph():
+    from core.testmodels.photos import COLOUR, GREY, HELD_OUT, TUNING, labelled_set
+
+    assert set(TUNING) | set(HELD_OUT) == set(COLOUR + GREY) and not set(TUNING) & set(HELD_OUT)
+    assert {"motorcycle_left", "motorcycle_right"} <= set(TUNING)  # one scene (a stereo pair): one side
+    photos = labelled_set()
+    for part, sources in (("tuning", TUNING), ("held out", HELD_OUT)):
+        mine = [p for p in photos if p.part == part]
+        assert {p.source for p in mine} == set(sources)
+        assert {p.kind for p in mine} == set(KINDS) | {None}  # every kind on both sides
+
+
+def test_every_threshold_sits_between_the_tuning_parts_ranges():
+    """The thresholds were set from the tuning part: each lies between its untouched photos' range and
+    the range of the photos degraded into its kind (as core/quality.py says), on that part alone."""
+    from bench.quality import score
+    from core.quality import BRIGHT_CLIPPED
+    from core.testmodels.pages import pages
+    from core.testmodels.photos import labelled_set, processed_set
+
+    tuning = score([p for p in labelled_set() if p.part == "tuning"]).measures
+    untouched = [m for k, _, m in tuning if k is None]
+
+    def degraded(kind, start=""):
+        return [m for k, what, m in tuning if k == kind and what.startswith(start)]
+
+    t = THRESHOLDS
+    assert max(m["megapixels"] for m in degraded("small")) < t["megapixels"] < min(m["megapixels"] for m in untouched)
+    low, high = max(m["brightest"] for m in degraded("dark")), min(m["brightest"] for m in untouched)
+    assert t["brightest"] == pytest.approx((low + high) / 2, abs=0.01)  # midway
+    assert max(m["darkest"] for m in untouched) < t["darkest"] < min(m["darkest"] for m in degraded("bright", "glare veil"))
+    assert max(m["detail"] for m in degraded("featureless")) < t["detail"] < min(m["detail"] for m in untouched)
+    softest = max(check_quality(p.image).measures["blur"] for p in processed_set()
+                  if p.part == "tuning" and p.degradation.startswith("JPEG"))
+    assert t["blur"] >= max(m["blur"] for m in untouched) and t["blur"] == pytest.approx(softest, abs=0.01)
+    assert t["clipped"] > 5 * max(m["clipped"] for m in untouched)
+    page_edges = [check_quality(p.image).measures["white_edge"] for p in pages(("tuning",))]
+    glare_edges = [m["white_edge"] for m in degraded("bright") if m["clipped"] >= BRIGHT_CLIPPED]
+    assert max(page_edges) < t["white_edge"]
+    # only the overexposed photographs of a book page (pages themselves, their print still sharp) are below
+    assert sum(e <= t["white_edge"] for e in glare_edges) <= 2 and len(glare_edges) >= 20
 
 
 def test_the_labelled_set_is_real_photographs_degraded_by_every_kind():
@@ -242,15 +344,16 @@ def test_the_labelled_set_is_real_photographs_degraded_by_every_kind():
     assert sum(p.kind is None for p in photos) >= 40
 
 
-def test_the_labelled_set_meets_the_targets(capsys):
+def test_the_held_out_part_meets_the_targets(capsys):
+    """The figures that count: photographs the thresholds were never set from, in any form."""
     from bench.quality import labelled_table, score
     from core.testmodels.photos import labelled_set
 
-    s = score(labelled_set())
+    s = score([p for p in labelled_set() if p.part == "held out"])
     with capsys.disabled():
-        print("\n" + "\n".join(labelled_table(s)))
+        print("\nheld out:\n" + "\n".join(labelled_table(s)[-8:]))
     degraded, untouched = s.degraded, s.kind(None)
-    assert degraded.n >= 300 and untouched.n >= 40
+    assert degraded.n >= 140 and untouched.n >= 15
     assert degraded.right / degraded.n >= 0.90
     assert sum(untouched.wrong.values()) / untouched.n <= 0.10
     for kind in KINDS:  # and no kind is carried by the others

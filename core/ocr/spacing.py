@@ -32,7 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["Glyph", "Decoded", "decode", "SPACE_THRESHOLD", "LOOKALIKES"]
+__all__ = ["Glyph", "Decoded", "decode", "gap_evidence", "rarely_spaced", "SPACE_THRESHOLD", "LOOKALIKES"]
 
 #: a space goes between two characters when the columns between them give it at least this probability in all
 SPACE_THRESHOLD = 0.012
@@ -129,17 +129,22 @@ def _split_run(probs: np.ndarray, start: int, end: int, space: int, threshold: f
 def _space_between(probs: np.ndarray, glyphs: list[Glyph], start: int, space: int, threshold: float,
                    following: str) -> bool:
     """Whether the columns between the last glyph and the one starting at ``start`` hold a space."""
-    gap = probs[glyphs[-1].end + 1:start, space]
-    if gap.size == 0:
+    if start <= glyphs[-1].end + 1:
         return False
-    evidence = float(gap.sum())
-    if _rarely_spaced(glyphs, following):
+    evidence = gap_evidence(probs, glyphs[-1], start, space)
+    if rarely_spaced(glyphs, following):
         # the space must be the most likely entry there, not just possible
         return bool((probs[glyphs[-1].end + 1:start].argmax(axis=1) == space).any())
     return evidence >= threshold
 
 
-def _rarely_spaced(glyphs: list[Glyph], following: str) -> bool:
+def gap_evidence(probs: np.ndarray, left: Glyph, start: int, space: int) -> float:
+    """The space's probability summed over the columns between ``left`` and a character starting at
+    column ``start``: what SPACE_THRESHOLD is compared with (bench.ocr checks it on held-out text)."""
+    return float(probs[left.end + 1:start, space].sum())
+
+
+def rarely_spaced(glyphs: list[Glyph], following: str) -> bool:
     """True before closing punctuation, and inside "12.49" or "4:30" (a joiner between digits)."""
     previous = glyphs[-1].char
     before = glyphs[-2].char if len(glyphs) > 1 else ""

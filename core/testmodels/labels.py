@@ -117,11 +117,13 @@ _COLUMNS = (
 _HEADING = "Library News"
 
 
-def document(kind: str, font: str, body: int = BODY, width: int = 1100) -> tuple[Image.Image, str]:
-    """One document printed on white paper: the picture and its truth."""
+def document(kind: str, font: str, body: int = BODY, width: int = 1100,
+             paper: tuple[int, int, int] = PAPER) -> tuple[Image.Image, str]:
+    """One document printed on paper of colour ``paper`` (white: a scan or a rendered page): the picture
+    and its truth."""
     if kind == "newsletter":
-        return _newsletter(font, body, width)
-    return _print(DOCUMENTS[kind], font, body, width)
+        return _newsletter(font, body, width, paper)
+    return _print(DOCUMENTS[kind], font, body, width, paper=paper)
 
 
 def _font(font: str, size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
@@ -149,7 +151,8 @@ def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
     return [*lines, line] if line else lines
 
 
-def _print(rows: Sequence[_Row], font: str, body: int, width: int, margin: int | None = None) -> tuple[Image.Image, str]:
+def _print(rows: Sequence[_Row], font: str, body: int, width: int, margin: int | None = None,
+           paper: tuple[int, int, int] = PAPER) -> tuple[Image.Image, str]:
     margin = round(body * 1.2) if margin is None else margin
     placed: list[tuple[int, int, str, ImageFont.FreeTypeFont]] = []  # x, y, text, font
     truth: list[str] = []
@@ -166,11 +169,11 @@ def _print(rows: Sequence[_Row], font: str, body: int, width: int, margin: int |
                 placed.append((round(width - margin - face.getlength(row.right)), y, row.right, face))
             truth.append(f"{text} {row.right}".strip())
             y += step
-    paper = Image.new("RGB", (width, y + margin), PAPER)
-    draw = ImageDraw.Draw(paper)
+    sheet = Image.new("RGB", (width, y + margin), paper)
+    draw = ImageDraw.Draw(sheet)
     for x, top, text, face in placed:
         draw.text((x, top), text, fill=INK, font=face)
-    return paper, "\n".join(truth)
+    return sheet, "\n".join(truth)
 
 
 def printed(lines: Sequence[str], font: str = "DejaVu Sans", body: int = BODY, width: int = 900) -> Sample:
@@ -181,18 +184,18 @@ def printed(lines: Sequence[str], font: str = "DejaVu Sans", body: int = BODY, w
     return Sample(f"printed/{lines[0]}", "clean", "label", _on_table(paper, _canvas(paper), 0.9), truth)
 
 
-def _newsletter(font: str, body: int, width: int) -> tuple[Image.Image, str]:
+def _newsletter(font: str, body: int, width: int, paper: tuple[int, int, int] = PAPER) -> tuple[Image.Image, str]:
     margin, gutter = round(body * 1.2), round(body * 1.6)
-    head, head_truth = _print([_Row(_HEADING, scale=1.6, bold=True, center=True)], font, body, width)
+    head, head_truth = _print([_Row(_HEADING, scale=1.6, bold=True, center=True)], font, body, width, paper=paper)
     column = (width - 2 * margin - gutter) // 2
-    parts = [_print([_Row(text, wrap=True)], font, body, column + 2 * margin, margin) for text in _COLUMNS]
+    parts = [_print([_Row(text, wrap=True)], font, body, column + 2 * margin, margin, paper) for text in _COLUMNS]
     height = head.height + max(p.height for p, _ in parts)
-    paper = Image.new("RGB", (width, height), PAPER)
-    paper.paste(head, (0, 0))
-    paper.paste(parts[0][0].crop((margin, 0, margin + column, parts[0][0].height)), (margin, head.height))
-    paper.paste(parts[1][0].crop((margin, 0, margin + column, parts[1][0].height)),
+    sheet = Image.new("RGB", (width, height), paper)
+    sheet.paste(head, (0, 0))
+    sheet.paste(parts[0][0].crop((margin, 0, margin + column, parts[0][0].height)), (margin, head.height))
+    sheet.paste(parts[1][0].crop((margin, 0, margin + column, parts[1][0].height)),
                 (margin + column + gutter, head.height))
-    return paper, "\n".join([head_truth, parts[0][1], parts[1][1]])
+    return sheet, "\n".join([head_truth, parts[0][1], parts[1][1]])
 
 
 # --- how the document is photographed ------------------------------------------------------------

@@ -12,6 +12,10 @@ matplotlib's present), microscopy and astronomy (cells, retina, Hubble: not what
 phone at), the 25-pixel LFW faces, and the clock (``clock_motion.png``): a real photograph blurred by
 camera movement, kept apart as :func:`real_blurred` because its blur is of no known amount.
 
+**Two parts**, split by source photograph (:data:`TUNING`, :data:`HELD_OUT`; ``LabelledPhoto.part``):
+the quality check's thresholds were set from the tuning part; its figures are measured on the held-out
+part, photographs the thresholds never saw in any form.
+
 **Untouched** (kind None): each photograph as shipped, and three crops of the ones of at least
 0.2 megapixels (the centre 70%, the left and the right 60%): still untouched pixels, in more framings.
 
@@ -32,8 +36,9 @@ dark
     as the untouched rocket at dusk, so no measure of brightness can call one dark and not the other.
 bright
     Exposure raised by 2 (mild: faces and paper turn white) and 3 stops, clipped as a sensor clips;
-    and a veil of glare, 50% (mild) and 65% of the picture replaced by near-white (a window or lamp
-    behind the thing, a smeared lens). The rocket is a dusk photo: 2 and 3 stops over, it is about
+    a veil of glare, 50% (mild) and 65% of the picture replaced by near-white (a window or lamp
+    behind the thing, a smeared lens); and a glare spot, a lamp reflected in the scene: a round patch
+    blown out to white with a glow falling off around it (about a third of the picture clips). The rocket is a dusk photo: 2 and 3 stops over, it is about
     as bright as a daytime photo, and the check misses it (it counts against the check).
 featureless
     A finger over the lens: a smooth skin-coloured glow, darker at the edges, lighter where light
@@ -65,11 +70,18 @@ if TYPE_CHECKING:
     from PIL import Image
 
 __all__ = ["LabelledPhoto", "real_photographs", "real_blurred", "labelled_set", "processed_set", "DEGRADATIONS",
-           "PROCESSING"]
+           "PROCESSING", "TUNING", "HELD_OUT", "PARTS"]
 
 SEED = 0
 COLOUR = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "motorcycle_right", "grace_hopper")
 GREY = ("camera", "coins", "moon", "page", "text", "brick", "grass", "gravel")
+#: The split, by source photograph: every copy of a photograph (untouched, cropped, degraded) is on its
+#: photograph's side, so nothing of a held-out photograph was seen when the thresholds were set. Each
+#: side has colour and grey photographs, people, a close-up object, a photographed page, a low-contrast
+#: texture and a dim scene; the two motorcycle views (a stereo pair: one scene) are on one side.
+TUNING = ("astronaut", "coffee", "motorcycle_left", "motorcycle_right", "camera", "moon", "page", "brick")
+HELD_OUT = ("chelsea", "rocket", "grace_hopper", "coins", "text", "grass", "gravel")
+PARTS = ("tuning", "held out")
 
 GAUSSIAN_SIGMAS = (1.5, 2.5, 4.0, 7.0)  # px: focus blur
 MOTION_LENGTHS = (7, 12, 21)  # px: camera shake
@@ -77,6 +89,7 @@ MOTION_ANGLES = (0, 45, 90, 135)  # degrees: turned per photograph
 DARK_STOPS = (-3.0, -4.0, -5.5)  # exposure change, in stops (factors of 2 in linear light)
 BRIGHT_STOPS = (2.0, 3.0)
 VEILS = (0.5, 0.65)  # share of the picture replaced by glare
+GLARE_SPOT = (3.0, 0.15)  # a lamp's reflection: peak (times white, in linear light), spread (share of the diagonal)
 THUMBNAIL_SIDES = (200, 128, 64)  # px: the longer side
 CROP_MIN_PIXELS = 200_000  # untouched crops are made of photographs at least this big
 FLAT_STD = 6.0  # a crop is flat when the standard deviation of its luma is under this (levels of 255)
@@ -94,6 +107,7 @@ DEGRADATIONS = (
     ("dark", "in a pocket"),
     *[("bright", f"exposure {s:+g} stops") for s in BRIGHT_STOPS],
     *[("bright", f"glare veil {v:.0%}") for v in VEILS],
+    ("bright", "glare spot"),
     ("featureless", "finger over the lens"),
     ("featureless", "blank wall"),
     ("featureless", "flat part blown up"),
@@ -118,6 +132,11 @@ class LabelledPhoto:
     @property
     def name(self) -> str:
         return f"{self.source}: {self.degradation or 'untouched'}"
+
+    @property
+    def part(self) -> str:
+        """"tuning" (thresholds were set from it) or "held out" (figures are measured on it): by source."""
+        return "tuning" if self.source in TUNING else "held out"
 
 
 @functools.lru_cache(maxsize=1)
@@ -226,6 +245,7 @@ def _degradations(index, photo, x, rng):
         yield "bright", f"exposure {s:+g} stops", _srgb(x * np.float32(2.0 ** s))
     for v in VEILS:
         yield "bright", f"glare veil {v:.0%}", srgb * np.float32(1 - v) + np.float32(0.95 * v)
+    yield "bright", "glare spot", _glare_spot(x, rng)
     yield "featureless", "finger over the lens", _finger(x.shape, SKIN[index % len(SKIN)], rng)
     yield "featureless", "blank wall", _wall(srgb, rng)
     flat = _flat_part(photo)
@@ -274,6 +294,19 @@ def _finger(shape, skin, rng) -> np.ndarray:
     pixels = light[..., None] * (np.array(skin, dtype=np.float32) / 255)
     pixels *= rng.uniform(0.38, 0.5) / float((pixels @ _LUMA).mean())
     return np.clip(pixels + _noise(rng, 3 / 255, pixels.shape), 0, 1)
+
+
+def _glare_spot(x: np.ndarray, rng) -> np.ndarray:
+    """A lamp or window reflected in the scene: light added in a round patch somewhere in the middle,
+    strongest at its centre and falling off smoothly, so that the centre is blown out to white and
+    a glow surrounds it (GLARE_SPOT: about a third of the picture clips)."""
+    peak, spread = GLARE_SPOT
+    h, w = x.shape[:2]
+    cy, cx = rng.uniform(0.3, 0.7) * h, rng.uniform(0.3, 0.7) * w
+    v, u = np.mgrid[0:h, 0:w].astype(np.float32)
+    sigma = spread * float(np.hypot(h, w))
+    light = np.float32(peak) * np.exp(-((u - cx) ** 2 + (v - cy) ** 2) / np.float32(2 * sigma * sigma))
+    return _srgb(x + light[..., None])
 
 
 def _wall(srgb: np.ndarray, rng) -> np.ndarray:
