@@ -237,11 +237,11 @@ class Models:
         return Engines(vlm=vlm, stt=stt, voice=voice, no_voice=no_voice, lock=self.lock)
 
     def load(self, choices: Choices, *, spoken: bool, model: bool = True) -> Iterator[Loading]:
-        """Load now what such work needs (the text reader always; the model unless ``model`` is False; speech
+        """Load now what such work needs (the model unless ``model`` is False; the text reader; speech
         recognition when questions may be ``spoken``; the voice when answers are spoken), first saying
         ``Loading(stages)`` for those this call is the first to load. A failure is kept, and said when the
         work needs the engine; a load another visitor began is waited for, not said again."""
-        keys = [("ocr",)] + ([("vlm",)] if model else []) + ([("stt",)] if spoken else [])
+        keys = ([("vlm",)] if model else []) + [("ocr",)] + ([("stt",)] if spoken else [])
         if choices.speak:
             keys.append(("voice", voice_name(self.settings, choices), is_private(self.settings, choices)))
         with self._slots_lock:

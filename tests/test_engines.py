@@ -180,6 +180,29 @@ def test_a_photo_is_taken_loading_is_said_once_and_the_question_waits_for_nothin
     assert loaders.reader.read_count == 2  # each photo read once: the question used the kept reading
 
 
+def test_loading_is_said_once_by_the_work_that_begins_it(loaders):
+    from core.images import load_photo
+
+    loaders.delay = 0.3
+    pipeline = loaders.pipeline(Settings(tts_engine="auto"))
+    photo = load_photo(png(), max_bytes=10**7, max_pixels=10**7, max_side=1344)
+    start, seen = threading.Barrier(2), {}
+
+    def visitor(name):
+        start.wait()
+        seen[name] = list(pipeline.ask(photo, f"What is this, {name}?"))
+
+    threads = [threading.Thread(target=visitor, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    loading = [e for events in seen.values() for e in events if isinstance(e, Loading)]
+    assert len(loading) == 1 and set(loading[0].stages) == {"vlm", "ocr", "voice"}  # said once, not twice
+    assert all(isinstance(events[-1], Done) for events in seen.values()) and len(seen) == 2
+    assert sorted(loaders.calls) == sorted([("ocr",), ("vlm",), ("voice", "auto", False), ("voice", "offline", True)])
+
+
 def test_preparing_a_photo_waits_its_turn_and_says_so(loaders):
     loaders.vlm.delay = 0.01
     pipeline = loaders.pipeline(Settings())

@@ -13,6 +13,7 @@ from core.engines import Engines
 from core.errors import GenerationError, NoSpeechError, QuestionError
 from core.pipeline import AnswerAudio, AnswerText, Asked, Done, Queued, Transcribed, Turn
 from core.speaker import split_sentences
+from core.turns import TurnLock
 from tests.fakes import FakeSTT, FakeTTS, FakeVLM
 from tests.fakes import answer as answer_on
 
@@ -169,10 +170,10 @@ def test_second_question_waits_its_turn_and_is_told_so():
     assert results["b"][-1].answer.question == "second?"
 
 
-def test_prepare_photo_hands_the_photo_to_the_model():
-    vlm, engines = FakeVLM(), Engines(vlm=FakeVLM())
-    assert list(in_turn(engines.lock, lambda: vlm.prepare(PHOTO))) == []  # nobody else was waiting
-    assert vlm.prepared == ["photo-1"] and len(engines.lock) == 0
+def test_prepare_photo_hands_the_photo_to_the_model_in_its_turn():
+    vlm, lock = FakeVLM(), TurnLock()
+    assert list(in_turn(lock, lambda: vlm.prepare(PHOTO))) == []  # nobody else was waiting
+    assert vlm.prepared == ["photo-1"] and len(lock) == 0
 
 
 @pytest.mark.parametrize("text,sentences,rest", [
