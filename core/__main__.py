@@ -104,7 +104,8 @@ def _double_check_json(verdict) -> dict | None:
     if verdict is None:
         return None
     return {"domain": verdict.domain, "agreed": [v.spoken for v in verdict.agreed],
-            "disagreed": [{"answer": v.spoken, "label": [w.spoken for w in theirs]} for v, theirs in verdict.disagreed],
+            "disagreed": [{"answer": v.spoken, "label": [w.spoken for w in theirs]}
+                          for v, theirs in verdict.disagreed],
             "not_on_label": [v.spoken for v in verdict.invented], "label": [v.spoken for v in verdict.label]}
 
 

@@ -45,9 +45,9 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..engines import Engines
 
-__all__ = ["Question", "Draft", "Stage", "Rest", "run", "compose", "in_turn", "Record", "Hear", "Speak", "Ground",
-           "DoubleCheck", "Judge", "TakeTurn", "Generate", "ReadAloud", "DIFFERENT_AGAIN", "TEXT_READER_DOWN",
-           "TEXT_UNREAD"]
+__all__ = ["Question", "Draft", "Stage", "Rest", "run", "compose", "in_turn", "Record", "Hear", "Speak",
+           "Ground", "DoubleCheck", "Judge", "TakeTurn", "Generate", "ReadAloud", "DIFFERENT_AGAIN",
+           "TEXT_READER_DOWN", "TEXT_UNREAD"]
 
 
 def run(question: Question, stages: Sequence[Stage]) -> Iterator[Event]:
@@ -73,8 +73,8 @@ def compose(engines: Engines, settings: Settings | None = None, *, speak: bool =
     from ..config import Settings
 
     conf = settings or Settings()
-    hear = Hear(engines.stt, max_audio_seconds=conf.max_audio_seconds, min_audio_seconds=conf.min_audio_seconds,
-                max_question_chars=conf.max_question_chars)
+    hear = Hear(engines.stt, max_audio_seconds=conf.max_audio_seconds,
+                min_audio_seconds=conf.min_audio_seconds, max_question_chars=conf.max_question_chars)
     voice = [Speak(engines.voice, engines.no_voice)] if speak else []
     if read_aloud:
         return [Record(conf.debug), hear, *voice, ReadAloud()]

@@ -68,7 +68,7 @@ class Draft:
     hedged: bool | None = None  # Judge: decided once, with the first sentence
     confidence: float | None = None  # Judge
     agreement: float | None = None  # Judge
-    verdict: Verdict | None = None  # DoubleCheck
+    double_check: Verdict | None = None  # DoubleCheck
     speech: Speech | None = None  # Speak: the whole answer as one clip
     speech_error: str = ""  # Speak: why no voice spoke (the text is still there)
     engines: dict[str, str] = field(default_factory=dict)  # each stage: the engine it used
@@ -98,7 +98,7 @@ class Draft:
             question_language=asked.language, speech=self.speech, transcript=self.transcript,
             speech_error=self.speech_error, remarks=tuple(self.remarks), confidence=self.confidence,
             agreement=self.agreement, hedged=bool(self.hedged), unanswerable=self.unanswerable,
-            double_check=self.verdict, engines=dict(self.engines),
+            double_check=self.double_check, engines=dict(self.engines),
             timings={**self.timings, "total": time.perf_counter() - self.started})
 
 

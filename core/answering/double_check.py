@@ -24,14 +24,14 @@ class DoubleCheck:
         unread = reading is None or isinstance(reading, SeeSayError)
         label = None if unread else reading.text if reading.has_text else ""  # the words on it; None: unread
         answer = draft.text.strip()
-        draft.verdict = double_check(question.text, answer, label) if label is not None else None
+        draft.double_check = double_check(question.text, answer, label) if label is not None else None
         remarks = []
         if asks_about_text(question.text) and label is not None:
             from ..ocr import framing
 
             remarks += [advice.guidance for advice in framing(reading)]
-        if draft.verdict is not None:
-            remarks += draft.verdict.remarks
+        if draft.double_check is not None:
+            remarks += draft.double_check.remarks
         elif label is None and domain(question.text, answer):
             remarks.append(REMINDER)  # nothing to check against: the reminder all the same
         for remark in remarks:

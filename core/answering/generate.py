@@ -38,7 +38,8 @@ class Generate:
         yield from self._write(question, notes, draft)
         draft.timings["generate"] = time.perf_counter() - t
         if not draft.text.strip():
-            raise GenerationError("I could not come up with an answer.", "Please ask again, perhaps in other words.")
+            raise GenerationError("I could not come up with an answer.",
+                                  "Please ask again, perhaps in other words.")
         if question.samples and self.vlm.can_sample and not draft.unanswerable:
             t = time.perf_counter()  # while the answer is being spoken
             draft.samples = [self.vlm.sample(question.photo, list(question.history), question.text,

@@ -53,14 +53,15 @@ class Hear:
         decoded = audio.decode_audio(recording, max_seconds=self.max_audio_seconds, min_seconds=0.0)
         speech_check = audio.check_speech(decoded.samples)
         draft.timings["decode"] = time.perf_counter() - t
-        yield Heard(speech_check, decoded)  # a recording too short or silent gets its picture and description too
+        yield Heard(speech_check, decoded)  # one too short or silent gets its picture and description too
         audio.require_length(decoded, self.min_audio_seconds)
         audio.require_speech(decoded, speech_check)
         t = time.perf_counter()
         transcript: Transcript = self.stt.transcribe(decoded.samples)
         draft.timings["transcribe"] = time.perf_counter() - t
         draft.engines["stt"] = transcript.engine
-        if not transcript.text.strip() or (transcript.no_speech_prob > NO_SPEECH_THRESHOLD and len(transcript.text) < 8):
+        unlikely = transcript.no_speech_prob > NO_SPEECH_THRESHOLD and len(transcript.text) < 8
+        if not transcript.text.strip() or unlikely:
             raise NoSpeechError(
                 "I could not make out a question in that recording.",
                 "Please try again a little closer to the microphone, or type your question.",
@@ -75,7 +76,8 @@ class Hear:
             raise QuestionError("Your question is empty.", "Please type or say a question about the photo.")
         if len(text) > self.max_question_chars:
             raise QuestionError(
-                f"Your question is {len(text)} characters long, more than the {self.max_question_chars} I can take.",
+                f"Your question is {len(text)} characters long, "
+                f"more than the {self.max_question_chars} I can take.",
                 "Please ask a shorter question.",
             )
         return text
