@@ -9,18 +9,20 @@ Timeline of one question, as the person lives it (t = 0 is the end of the spoken
 whole answer with the photo encoded together with the question (no prefix cache), then synthesize
 the whole answer. Its first audio is its whole audio.
 
-**Streaming** (SeeSay): at t = -3 s the photo's work starts on a background thread, as
-``Pipeline.take_photo`` does it: ``core.pipeline.prepare`` (the vision tower and the prompt's prefix
-run while the person speaks), then the text reader reads the photo. At t = 0 the recording is handed
-over; the question is answered once the photo's work is done (the app runs a photo's work to its end
-before the question that follows it), by ``core.pipeline.ask`` with what the text reader found
-(``core.pipeline.with_reading``: the words as a note for the model, the double-check); each sentence
-is spoken while the next one is being written. First audio is the first ``AnswerAudio`` event.
+**Streaming** (SeeSay), through SeeSay's own :class:`core.pipeline.Pipeline`, as the app runs it, on the
+same engines wrapped in timing probes (handed to it through ``core.engines.Loaders``): at t = -3 s the
+photo arrives and ``Pipeline.take_photo`` starts on a background thread (the model prepares the photo: the
+vision tower and the prompt's prefix run while the person speaks; then the text reader reads it). At t = 0
+the recording is handed over; the question is answered once the photo's work is done (the app runs a
+photo's work to its end before the question that follows it), by ``Pipeline.ask`` with what the text
+reader found (the words as a note for the model, the double-check); each sentence is spoken while the next
+one is being written. First audio is the first ``AnswerAudio`` event.
 
 Then a **follow-up** question about the same photo, in each mode, with the first question and its
 answer as the conversation so far: the baseline encodes the photo again with the whole conversation;
 SeeSay prefills only what follows the photo's kept prefix, and reuses the photo's reading. There is
-no lead: the photo is already there.
+no lead: the photo is already there. Each run's photo is new to SeeSay (the same pixels, bytes of its own:
+``bench.inputs.new_photo``), so its prefix is computed and its text read afresh.
 
 Both use the very same engine objects (one model in memory; the baseline's LLaVA engine is a second
 ``TransformersLlava`` over the same weights with its prefix cache turned off).
@@ -38,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .inputs import ANSWER, FOLLOW_UP, QUESTION, RECORDING_SECONDS, load_benchmark_photo, spoken
+from .inputs import ANSWER, FOLLOW_UP, QUESTION, RECORDING_SECONDS, load_benchmark_photo, new_photo, spoken
 from . import machine
 from .probes import (ModelTime, PeakMemory, ScriptedVLM, TimedOCR, TimedSTT, TimedTTS, TimedVLM, TokenClock,
                      high_water_bytes, now, rss_bytes)
@@ -81,15 +83,14 @@ class Run:
 
 @dataclass
 class Setup:
-    streaming: Any  # core.pipeline.Engines
-    baseline: Any  # core.pipeline.Engines, same objects, LLaVA without prefix cache
+    pipeline: Any  # core.pipeline.Pipeline on the probed engines: SeeSay, as the app runs it
+    baseline: Any  # core.engines.Engines of the plain app: the same objects, LLaVA without prefix cache
     times: ModelTime
     clock: TokenClock
     settings: Any  # core.config.Settings the engines were built from
-    ocr: Any = None  # the text reader, timed
     info: dict = field(default_factory=dict)
+    photo: Any = None  # core.images.Photo of the last photo SeeSay took (the follow-up asks about it)
     last_answer: Any = None  # core.pipeline.Answer of the last streaming question (for the follow-up)
-    readings: dict = field(default_factory=dict)  # photo key -> the text reader's reading (or its error)
 
 
 def load_setup(*, quick: bool, cache: Path, stt_engine: str, dtype: str | None) -> Setup:
@@ -102,7 +103,8 @@ def load_setup(*, quick: bool, cache: Path, stt_engine: str, dtype: str | None) 
     import torch
 
     from core.config import Settings
-    from core.engines import Engines, load_ocr, load_stt, load_vlm, load_voice
+    from core.engines import Engines, Loaders, Models, build_ocr, build_stt, build_vlm, build_voice
+    from core.pipeline import Pipeline
     from core.testmodels.llava import build_cpu_default_shaped, build_tiny_llava
     from core.testmodels.whisper import build_tiny_en, tiny_en_ct2_dir
 
@@ -121,16 +123,16 @@ def load_setup(*, quick: bool, cache: Path, stt_engine: str, dtype: str | None) 
     info["peak_reset"] = machine.reset_peak()
     info["rss_start"] = rss_bytes()
     t = now()
-    # The engines are built as SeeSay builds them (core.engines), from settings.
+    # The engines are built as SeeSay builds them (core.engines), from settings; loaded here, to be measured.
     settings = Settings(device="cpu", llava_model=str(folder), llava_quantization="none",
                         llava_dtype=dtype or "auto", whisper_model=whisper_model, stt_engine=stt_engine,
                         tts_engine="offline", private=True)
-    vlm = load_vlm(settings)
+    vlm = build_vlm(settings)
     info["rss_after_vlm"] = rss_bytes()
     model = vlm.model  # for the token clock
-    stt = load_stt(settings)
-    tts = load_voice(settings, "offline", True)
-    ocr = load_ocr(settings)
+    stt = build_stt(settings)
+    tts = build_voice(settings, "offline", True)
+    ocr = build_ocr(settings)
     info["load_seconds"] = now() - t
     info["rss_loaded"] = rss_bytes()
     info["peak_loading"] = machine.peak_bytes()
@@ -143,12 +145,14 @@ def load_setup(*, quick: bool, cache: Path, stt_engine: str, dtype: str | None) 
     times = ModelTime()
     clock = TokenClock(model)
 
-    def engines(llava: Any) -> Engines:
-        return Engines(vlm=TimedVLM(ScriptedVLM(llava, clock, ANSWER), times, clock),
-                       stt=TimedSTT(stt, times), tts=TimedTTS(tts, times))
+    def timed(llava: Any) -> Any:
+        return TimedVLM(ScriptedVLM(llava, clock, ANSWER), times, clock)
 
-    return Setup(streaming=engines(vlm), baseline=engines(_without_prefix_cache(vlm)), times=times,
-                 clock=clock, settings=settings, ocr=TimedOCR(ocr, times), info=info)
+    probed = Loaders.given(vlm=timed(vlm), stt=TimedSTT(stt, times), voice=TimedTTS(tts, times),
+                           ocr=TimedOCR(ocr, times))
+    baseline = Engines(vlm=timed(_without_prefix_cache(vlm)), stt=TimedSTT(stt, times), voice=TimedTTS(tts, times))
+    return Setup(pipeline=Pipeline(settings, Models(settings, probed)), baseline=baseline, times=times, clock=clock,
+                 settings=settings, info=info)
 
 
 def _weights(model: Any) -> dict[str, Any]:
@@ -182,52 +186,45 @@ def _without_prefix_cache(vlm: Any) -> Any:
 # --- one question ------------------------------------------------------------------------------
 
 
-def run_baseline(s: Setup, photo: Any, recording: bytes, options: Any, memory: PeakMemory,
+def run_baseline(s: Setup, photo: Any, recording: bytes, tokens: int, memory: PeakMemory,
                  history: tuple = (), mode: str = "baseline") -> Run:
     from core import audio
 
-    engines = s.baseline
+    engines, conf = s.baseline, s.settings
     s.times.clear()
     with memory.window() as seen:
         t0 = now()
-        clip = audio.decode_audio(recording, max_seconds=options.max_audio_seconds,
-                                  min_seconds=options.min_audio_seconds)
+        clip = audio.decode_audio(recording, max_seconds=conf.max_audio_seconds, min_seconds=conf.min_audio_seconds)
         audio.require_speech(clip)
         transcript = engines.stt.transcribe(clip.samples)
         t_transcript = now() - t0
         text, first_token = "", None
-        for piece in engines.vlm.stream(photo, list(history), transcript.text,
-                                        max_new_tokens=options.max_new_tokens,
-                                        min_new_tokens=options.min_new_tokens):
+        for piece in engines.vlm.stream(photo, list(history), transcript.text, max_new_tokens=tokens,
+                                        min_new_tokens=tokens):
             if piece and first_token is None:
                 first_token = now() - t0
             text += piece
-        engines.tts.synthesize(text.strip(), transcript.language)
+        engines.voice.synthesize(text.strip(), transcript.language)
         total = now() - t0
     return _run(mode, s, t0, t_transcript, first_token, total, total, clip.duration, seen["peak"])
 
 
-def run_streaming(s: Setup, photo: Any, recording: bytes, options: Any, memory: PeakMemory,
-                  lead: float, history: tuple = (), mode: str = "streaming") -> Run:
-    """``lead`` > 0: the photo is new and is prepared while the question is asked; 0: a follow-up
-    about a photo that was prepared already."""
-    from core.pipeline import AnswerAudio, AnswerText, Done, Transcribed, ask, prepare
+def run_streaming(s: Setup, recording: bytes, tokens: int, memory: PeakMemory, lead: float,
+                  history: tuple = (), mode: str = "streaming", photo: bytes | None = None) -> Run:
+    """``photo``: a new photo's bytes, taken (``Pipeline.take_photo``) during the ``lead`` seconds before the
+    question ends; None: a follow-up about the photo taken last (``s.photo``)."""
+    from core.engines import Choices
+    from core.pipeline import AnswerAudio, AnswerText, Done, PhotoTaken, Transcribed
 
-    from core.errors import SeeSayError
-    from core.pipeline import with_reading
-
-    engines = s.streaming
+    choices = Choices(private=True)
     s.times.clear()
     failure: list[BaseException] = []
 
-    def take_photo() -> None:  # what Pipeline.take_photo does after the quality check
+    def take_photo() -> None:  # the photo's work, to its end (a flawed photo answered anyway, as asked)
         try:
-            for _ in prepare(engines, photo):  # nobody else waits for the model here
-                pass
-            try:
-                s.readings[photo.key] = s.ocr.read(photo.image)
-            except SeeSayError as error:  # as Pipeline.reading: answers go on without the text
-                s.readings[photo.key] = error
+            for event in s.pipeline.take_photo(photo, choices, anyway=True):
+                if isinstance(event, PhotoTaken):
+                    s.photo = event.photo
         except BaseException as exc:  # raised below, on the benchmark's thread
             failure.append(exc)
 
@@ -235,15 +232,15 @@ def run_streaming(s: Setup, photo: Any, recording: bytes, options: Any, memory: 
     with memory.window() as seen:
         t_photo = now()
         worker = threading.Thread(target=take_photo, name="bench-take-photo", daemon=True)
-        if lead > 0:
+        if photo is not None:
             worker.start()
             time.sleep(max(0.0, t_photo + lead - now()))  # the person is still recording the question
         t0 = now()
-        if lead > 0:
+        if photo is not None:
             worker.join()  # the app answers the question once the photo's work is done
         if failure:
             raise failure[0]
-        for event in ask(engines, photo, recording, history, options, **with_reading(s.readings[photo.key])):
+        for event in s.pipeline.ask(s.photo, recording, history, choices, max_tokens=tokens, min_tokens=tokens):
             t = now() - t0
             if isinstance(event, Transcribed):
                 marks["transcript"], duration = t, event.transcript.duration
@@ -282,13 +279,12 @@ def _run(mode: str, s: Setup, t0: float, transcript: float, first_token: float |
 def benchmark(s: Setup, *, runs: int, warmup: int, lead: float, max_new_tokens: int,
               progress=print) -> dict[str, list[Run]]:
     """``warmup`` + ``runs`` questions in each mode, alternating; returns the measured runs."""
-    from core.engines import ask_options
     from core.pipeline import Turn
 
     photo = load_benchmark_photo()
     recording = spoken(QUESTION, RECORDING_SECONDS)
     follow_up = spoken(FOLLOW_UP, RECORDING_SECONDS)
-    options = ask_options(s.settings, max_tokens=max_new_tokens, min_tokens=max_new_tokens)
+    tokens = max_new_tokens
     memory = PeakMemory()
     seesay_peaks: list[int] = []  # the streaming questions' peaks, warm-up included
     results: dict[str, list[Run]] = {mode: [] for mode in MODES + FOLLOW_UP_MODES}
@@ -302,15 +298,15 @@ def benchmark(s: Setup, *, runs: int, warmup: int, lead: float, max_new_tokens: 
             for mode in MODES + FOLLOW_UP_MODES:
                 gc.collect()
                 if mode == "baseline":
-                    run = run_baseline(s, fresh, recording, options, memory)
+                    run = run_baseline(s, fresh, recording, tokens, memory)
                 elif mode == "streaming":
-                    run = run_streaming(s, fresh, recording, options, memory, lead)
+                    run = run_streaming(s, recording, tokens, memory, lead, photo=new_photo(i))
                 else:  # the first question and its answer are the conversation so far
                     history = (Turn(s.last_answer.question, s.last_answer.text),)
                     if mode == "baseline-follow-up":
-                        run = run_baseline(s, fresh, follow_up, options, memory, history, mode)
+                        run = run_baseline(s, fresh, follow_up, tokens, memory, history, mode)
                     else:
-                        run = run_streaming(s, fresh, follow_up, options, memory, 0.0, history, mode)
+                        run = run_streaming(s, follow_up, tokens, memory, 0.0, history, mode)
                 if mode.startswith("streaming"):
                     seesay_peaks.append(run.peak_rss)
                 progress(f"  {label} {mode:19s}: transcript {run.transcript:5.2f} s, first token "

@@ -5,8 +5,8 @@ On a CUDA machine, in one command, from the repository's root (no model hub, no 
     PYTHONUNBUFFERED=1 python bench/gpu_e2e.py        # or: python -m bench gpu
     python bench/gpu_e2e.py --miniature             # no GPU: the same path with tiny shapes, on the CPU
 
-What runs, through SeeSay's own pipeline (``core.answering.ask`` on ``core.engines.Engines``, as
-``bench/e2e.py`` runs it on CPU): LLaVA-1.5-7B's shape with random weights, built on the GPU in fp16 and
+What runs, through SeeSay's own pipeline (``core.pipeline.Pipeline``, on these engines handed to it through
+``core.engines.Loaders``, as ``bench/e2e.py`` runs it on CPU): LLaVA-1.5-7B's shape with random weights, built on the GPU in fp16 and
 quantized in place to 4-bit NF4 (bitsandbytes, double quantization, fp16 compute), wrapped in SeeSay's
 ``TransformersLlava`` with compiled decoding (SEESAY_LLAVA_COMPILE's static KV cache and torch.compile,
 warmed up as SeeSay warms it up at load); Whisper small's shape with random weights, saved as an
@@ -98,8 +98,9 @@ def load(args: argparse.Namespace, report: Report, stack: contextlib.ExitStack, 
 
     from core.audio import decode_audio
     from core.config import Settings
-    from core.engines import Engines, load_ocr, load_stt, load_voice
+    from core.engines import Loaders, Models, build_ocr, build_stt, build_voice
     from core.errors import SeeSayError
+    from core.pipeline import Pipeline
     from core.vlm.llava import TransformersLlava, VlmOptions
 
     from bench.e2e import Setup
@@ -120,17 +121,17 @@ def load(args: argparse.Namespace, report: Report, stack: contextlib.ExitStack, 
     settings = Settings(device=device, whisper_model=str(scratch / "whisper.pt"), stt_engine="openai-whisper",
                         tts_engine="offline", private=True)
     t = time.perf_counter()
-    voice = load_voice(settings, "offline", True)
+    voice = build_voice(settings, "offline", True)
     report.stage("offline voice loaded", time.perf_counter() - t)
     t = time.perf_counter()
     try:
-        reader = load_ocr(settings)
+        reader = build_ocr(settings)
     except SeeSayError as error:
         reader = gpu_build.NoTextReader()
         fig["notes"].append(f"text reader unavailable ({error.message}): the photo is read as having no text.")
     report.stage("text reader loaded", time.perf_counter() - t)
     t = time.perf_counter()
-    decode_audio(spoken(QUESTION, RECORDING_SECONDS), max_seconds=60.0, min_seconds=0.5)  # as ask() will
+    decode_audio(spoken(QUESTION, RECORDING_SECONDS), max_seconds=60.0, min_seconds=0.5)  # as the pipeline will
     report.stage("question recorded (offline voice, 16 kHz WAV) and decoded", time.perf_counter() - t)
     t = time.perf_counter()
     gpu_build.build_whisper(Path(settings.whisper_model), gpu_build.WHISPER_MINI if mini else gpu_build.WHISPER_SMALL,
@@ -175,7 +176,7 @@ def load(args: argparse.Namespace, report: Report, stack: contextlib.ExitStack, 
 
     before = memory.allocated()
     t = time.perf_counter()
-    stt = load_stt(settings)
+    stt = build_stt(settings)
     fig["memory"]["whisper"] = memory.allocated() - before
     report.stage("Whisper loaded by SeeSay's openai-whisper engine", time.perf_counter() - t)
     if not mini:
@@ -183,10 +184,10 @@ def load(args: argparse.Namespace, report: Report, stack: contextlib.ExitStack, 
     fig["threads"] = torch.get_num_threads()
 
     times = ModelTime()
-    engines = Engines(vlm=TimedVLM(ScriptedVLM(engine, clock, ANSWER), times, clock),
-                      stt=TimedSTT(stt, times), tts=TimedTTS(voice, times))
-    return Setup(streaming=engines, baseline=None, times=times, clock=clock, settings=settings,
-                 ocr=TimedOCR(reader, times)), engine, memory
+    probed = Loaders.given(vlm=TimedVLM(ScriptedVLM(engine, clock, ANSWER), times, clock),
+                           stt=TimedSTT(stt, times), voice=TimedTTS(voice, times), ocr=TimedOCR(reader, times))
+    pipeline = Pipeline(settings, Models(settings, probed))
+    return Setup(pipeline=pipeline, baseline=None, times=times, clock=clock, settings=settings), engine, memory
 
 
 def _kv_bytes(model: Any, tokens: int) -> int:
@@ -202,16 +203,13 @@ def _kv_bytes(model: Any, tokens: int) -> int:
 
 
 def measure(args: argparse.Namespace, report: Report, setup: Any, engine: Any, memory: Any, started: float) -> None:
-    from core.engines import ask_options
-
     from bench.e2e import run_streaming
-    from bench.inputs import QUESTION, RECORDING_SECONDS, load_benchmark_photo, spoken
+    from bench.inputs import QUESTION, RECORDING_SECONDS, load_benchmark_photo, new_photo, spoken
     from bench.probes import PeakMemory
 
     fig = report.fig
     photo = load_benchmark_photo()
     recording = spoken(QUESTION, RECORDING_SECONDS)
-    options = ask_options(setup.settings, max_tokens=args.tokens, min_tokens=args.tokens)
     decode = fig["decode"]
     decode["peak_bandwidth"], decode["peak_source"] = gpu.peak_bandwidth(fig["device"], args.bandwidth)
     weights = gpu.bytes_read_per_token(engine.model, 0)  # the language model's weights as stored, no KV cache
@@ -222,9 +220,9 @@ def measure(args: argparse.Namespace, report: Report, setup: Any, engine: Any, m
                 fig["notes"].append(f"--budget of {args.budget:.0f} s reached: {i - args.warmup} of {args.runs} "
                                     "measured runs made.")
                 break
-            fresh = dataclasses.replace(photo, key=f"{photo.key}:{i}")  # a new photo each time
             gc.collect()  # not inside the measured window
-            run = dataclasses.asdict(run_streaming(setup, fresh, recording, options, peaks, args.lead))
+            run = dataclasses.asdict(run_streaming(setup, recording, args.tokens, peaks, args.lead,
+                                                   photo=new_photo(i)))  # a new photo each time
             stt_end = max(e for kind, _, e in setup.times.intervals if kind == "stt")
             t0 = stt_end - run["transcript"]  # the Transcribed event follows the transcription at once
             voiced = [b for kind, b, _ in setup.times.intervals if kind == "tts"]

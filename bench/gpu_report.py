@@ -169,8 +169,8 @@ MEASURES = [
 ]
 
 HOW = ("Each run: the photo arrives {lead:.1f} s before the question ends and its work starts at once (preparation, "
-       "then the text reader); at the end of the question the recording is handed to core.answering.ask, "
-       "which transcribes it, has LLaVA write the answer and speaks each sentence while the next is written. "
+       "then the text reader: Pipeline.take_photo); at the end of the question the recording is handed to "
+       "SeeSay's Pipeline.ask, which transcribes it, has LLaVA write the answer and speaks each sentence while the next is written. "
        "Times are taken when the pipeline's events reach the caller. Random weights write noise: the answer's "
        "words are bench/inputs.py's ANSWER released in step with the tokens the model really generates "
        "(bench.probes.ScriptedVLM), and Whisper's logits are set after each real pass to spell the question "

@@ -33,6 +33,7 @@ ANSWER = ("The sign says EXIT. It has white letters on a green background, with 
           "under the sign, and the floor in front of it looks clear, with nothing in the way.")
 
 
+@lru_cache(maxsize=2)
 def photo_bytes(size: tuple[int, int] = (1024, 768)) -> bytes:
     """A JPEG of a station sign: a gradient, shapes and text, so it compresses like a photo."""
     from PIL import Image, ImageDraw, ImageFont
@@ -56,6 +57,14 @@ def photo_bytes(size: tuple[int, int] = (1024, 768)) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90)
     return out.getvalue()
+
+
+def new_photo(n: int) -> bytes:
+    """The benchmark photo as a new photo for SeeSay: the same pixels, with a JPEG comment that makes its bytes,
+    and so its key (the model's kept prefix, the text reader's reading), its own."""
+    data = photo_bytes()
+    comment = f"SeeSay benchmark photo {n}".encode("ascii")
+    return data[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + data[2:]  # after SOI
 
 
 def load_benchmark_photo():

@@ -9,6 +9,9 @@
   which gives exact token counts and decode speed whatever text the tokens make.
 * :class:`TimedOCR` does the same for the text reader.
 * :class:`ScriptedVLM` hands on :data:`bench.inputs.ANSWER` in step with the tokens generated.
+
+The benchmarks hand the wrapped engines to SeeSay's own pipeline (``core.engines.Loaders``), so what they
+measure is :class:`core.pipeline.Pipeline` as the app runs it.
 * :class:`PeakMemory` gives the peak resident memory of each block of work (the kernel's record where
   it can be restarted, else sampled on a thread).
 """
@@ -102,6 +105,7 @@ class TimedOCR:
 class TimedVLM:
     def __init__(self, inner: Any, times: ModelTime, clock: "TokenClock") -> None:
         self.inner, self.times, self.clock, self.name = inner, times, clock, inner.name
+        self.can_sample = False  # the benchmarks time one answer, not answers written again (their settings: 0)
 
     def prepare(self, photo) -> None:
         start = now()
@@ -132,6 +136,7 @@ class ScriptedVLM:
 
     def __init__(self, inner: Any, clock: "TokenClock", script: str) -> None:
         self.inner, self.clock, self.name = inner, clock, inner.name
+        self.can_sample = False  # random weights: sampled answers would say nothing the script does not
         self.words = script.split()
 
     def prepare(self, photo) -> None:

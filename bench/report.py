@@ -42,18 +42,18 @@ MEASURES = [
 DEFINITIONS = """\
 How to read this:
 * Every time is in seconds from the end of the spoken question (t = 0). The photo arrived 3 s
-  earlier, when the person started recording; only the streaming pipeline uses that time: as
-  Pipeline.take_photo, it encodes the photo and the prompt's prefix (core.pipeline.prepare), then
-  the text reader reads the photo, in the background while the person speaks. The question is
+  earlier, when the person started recording; only the streaming pipeline uses that time:
+  Pipeline.take_photo has the model encode the photo and the prompt's prefix, then the text reader
+  read the photo, in the background while the person speaks. The question is
   answered once that work is done (the app finishes a photo's work before the question after it):
   work left at t = 0 delays everything after it.
 * Baseline: a plain sequential app: transcribe, then generate the whole answer (photo encoded after
   the question, no prefix cache, no text reader), then synthesize the whole answer: its first audio
   is its whole audio.
-* Streaming: core.pipeline.ask() with what the text reader found (core.pipeline.with_reading: the
-  words as a "Reference OCR token" note and the answerability note after the question, then the
-  double-check); first audio is the first AnswerAudio event (the first sentence spoken while the
-  model writes the next).
+* Streaming: SeeSay's own core.pipeline.Pipeline, as the app runs it (its engines wrapped in timing
+  probes): Pipeline.ask() answers with what the text reader found (the words as a "Reference OCR
+  token" note and the answerability note after the question, then the double-check); first audio is
+  the first AnswerAudio event (the first sentence spoken while the model writes the next).
 * Time outside model calls = (total - time inside model calls on the critical path) / total.
   Model calls are stt.transcribe, the VLM's generation (from the stream's first request to its
   end; the model works on its own thread in between) and photo preparation when it is still

@@ -50,7 +50,7 @@ def run(cache: Path, command: str) -> str:
     import torch
 
     from core.config import Settings
-    from core.engines import load_vlm
+    from core.engines import build_vlm
     from core.ocr import Options as OcrOptions
     from core.ocr import load_ocr
     from core.stt import DecodeOptions, load_stt
@@ -64,7 +64,7 @@ def run(cache: Path, command: str) -> str:
     folder = build_cpu_default_shaped(cache / "llava-interleave-qwen-0.5b-shaped")
     kind = describe()["cpu_kind"]
     loads = [os.getloadavg()]
-    vlm = load_vlm(Settings(device="cpu", llava_model=str(folder), llava_quantization="none"))
+    vlm = build_vlm(Settings(device="cpu", llava_model=str(folder), llava_quantization="none"))
     photo = dataclasses.replace(load_benchmark_photo(), key="threads")
     vlm.prepare(photo)
     stamps: list[float] = []

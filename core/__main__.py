@@ -20,7 +20,8 @@ from .errors import SeeSayError
 def _ask(args: argparse.Namespace) -> int:
     from .config import load_settings
     from .engines import Choices
-    from .pipeline import AnswerText, Checked, Done, PhotoTaken, Pipeline, Queued, Remark, TextRead, Transcribed
+    from .pipeline import (AnswerText, Done, PhotoTaken, Pipeline, QualityMeasured, Queued, Remark, TextRead,
+                           Transcribed)
 
     settings = load_settings()
     pipeline = Pipeline(settings)
@@ -30,7 +31,7 @@ def _ask(args: argparse.Namespace) -> int:
     for event in pipeline.take_photo(data, choices, spoken=args.audio is not None, anyway=args.anyway):
         if isinstance(event, PhotoTaken):
             photo = event.photo
-        elif isinstance(event, Checked):
+        elif isinstance(event, QualityMeasured):
             quality = event.quality
         elif isinstance(event, TextRead):
             reading = event.reading
@@ -81,7 +82,7 @@ def _ask(args: argparse.Namespace) -> int:
             "agreement": answer.agreement,  # 0..1 with answers sampled again (--samples); null: not measured
             "hedged": answer.hedged,
             "unanswerable": answer.unanswerable,
-            "check": _check_json(answer.check),
+            "double_check": _double_check_json(answer.double_check),
             "remarks": [{"text": r.text, "after": r.after} for r in answer.remarks],
             "text_found": reading.text if reading is not None else None,
             "engines": answer.engines,
@@ -99,12 +100,13 @@ def _ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_json(check) -> dict | None:
-    if check is None:
+def _double_check_json(verdict) -> dict | None:
+    if verdict is None:
         return None
-    return {"domain": check.domain, "agreed": [v.spoken for v in check.agreed],
-            "disagreed": [{"answer": v.spoken, "label": [w.spoken for w in theirs]} for v, theirs in check.disagreed],
-            "not_on_label": [v.spoken for v in check.invented], "label": [v.spoken for v in check.label]}
+    return {"domain": verdict.domain, "agreed": [v.spoken for v in verdict.agreed],
+            "disagreed": [{"answer": v.spoken, "label": [w.spoken for w in theirs]}
+                          for v, theirs in verdict.disagreed],
+            "not_on_label": [v.spoken for v in verdict.invented], "label": [v.spoken for v in verdict.label]}
 
 
 def _quality_json(quality) -> dict:

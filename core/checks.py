@@ -24,7 +24,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Value", "Check", "DOMAINS", "REMINDER", "domain", "values", "double_check"]
+__all__ = ["Value", "Verdict", "DOMAINS", "REMINDER", "domain", "values", "double_check"]
 
 REMINDER = "Please check with someone sighted before you act on it."
 
@@ -96,7 +96,9 @@ class Value:
 
 
 @dataclass(frozen=True)
-class Check:
+class Verdict:
+    """What the double-check found."""
+
     domain: str  # one of DOMAINS
     agreed: tuple[Value, ...]  # the answer's values the label shows too
     disagreed: tuple[tuple[Value, tuple[Value, ...]], ...]  # an answer value, and the label's values of its kind
@@ -223,7 +225,7 @@ def _matches(value: Value, label: Sequence[Value], label_text: str = "") -> bool
     return False
 
 
-def double_check(question: str, answer: str, label_text: str | None) -> Check | None:
+def double_check(question: str, answer: str, label_text: str | None) -> Verdict | None:
     """The check of ``answer`` against ``label_text`` (None or "" when the photo has no readable
     text), or None when the question is not about medicine, money, allergens or dates."""
     area = domain(question, answer)
@@ -234,7 +236,7 @@ def double_check(question: str, answer: str, label_text: str | None) -> Check | 
         what = _NOTHING[area]
         remarks = (f"I found no readable {what} in this photo. Point the camera straight at the label, close "
                    "enough for it to fill the screen, in good light, and take the photo again.", REMINDER)
-        return Check(area, (), (), tuple(said), (), remarks)
+        return Verdict(area, (), (), tuple(said), (), remarks)
     label = values(label_text)
     agreed, disagreed, invented = [], [], []
     for value in said:
@@ -257,7 +259,7 @@ def double_check(question: str, answer: str, label_text: str | None) -> Check | 
     elif important and (invented or not said):
         remarks.append(f"The label says {_list(important[:4])}.")
     remarks.append(REMINDER)
-    return Check(area, tuple(agreed), tuple(disagreed), tuple(invented), tuple(label), tuple(remarks))
+    return Verdict(area, tuple(agreed), tuple(disagreed), tuple(invented), tuple(label), tuple(remarks))
 
 
 def _list(items: Sequence[Value]) -> str:

@@ -1,14 +1,16 @@
-"""Settings, plus one visitor's choices -> the engines and the options of a question. The one place.
+"""Settings, plus one visitor's choices -> the engines of a question. The one place.
 
-The app, the command line and the benchmarks all build their engines here:
+The app, the command line and the benchmarks all get their engines here:
 
-* :func:`load_vlm`, :func:`load_stt`, :func:`load_voice` turn the settings into one engine each;
+* :func:`build_vlm`, :func:`build_stt`, :func:`build_voice`, :func:`build_ocr` turn the settings into one
+  engine each;
 * :class:`Models` holds the engines of one process: each is loaded once, on first use, and shared by
-  every visitor; a failure is kept (and said again) until :meth:`Models.retry`;
+  every visitor; a failure is kept (and said again) until :meth:`Models.retry`. :class:`Loaders` lets
+  tests and benchmarks hand it engines of their own (scripted models, timing probes) instead;
 * :class:`Choices` are one visitor's own: voice, private mode, answer length, answer language, and
   whether answers are spoken;
-* :meth:`Models.engines` and :func:`ask_options` turn choices and settings into what
-  :func:`core.pipeline.ask` takes.
+* :meth:`Models.engines` turns choices into the :class:`Engines` one question uses, and
+  :meth:`Models.load` loads what a piece of work needs, saying so first (``Loading``).
 
 The voice rule lives here, once: the visitor's chosen voice, and the offline voice whenever the chosen
 one cannot be loaded or cannot speak.
@@ -19,10 +21,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import ModelUnavailableError, SeeSayError
+from .events import Loading
 from .turns import TurnLock
 
 if TYPE_CHECKING:
@@ -32,8 +36,8 @@ if TYPE_CHECKING:
     from .tts import TextToSpeech
     from .vlm import VisionLanguageModel
 
-__all__ = ["Choices", "Engines", "AskOptions", "Models", "VOICES", "LENGTHS", "STAGES", "load_vlm", "load_stt",
-           "load_voice", "load_ocr", "voice_name", "is_private", "answer_tokens", "ask_options"]
+__all__ = ["Choices", "Engines", "Loaders", "Models", "VOICES", "LENGTHS", "STAGES", "build_vlm", "build_stt",
+           "build_voice", "build_ocr", "voice_name", "is_private", "answer_tokens"]
 
 log = logging.getLogger(__name__)
 
@@ -62,30 +66,16 @@ class Choices:
 class Engines:
     """The engines one question uses. The model, speech recognition and the lock are shared by everyone."""
 
-    vlm: VisionLanguageModel
+    vlm: VisionLanguageModel | None = None  # None: the question needs no model ("Read the text")
     stt: SpeechToText | None = None  # None: typed questions only
-    tts: TextToSpeech | None = None  # None: answers are not spoken
+    voice: TextToSpeech | None = None  # the visitor's voice; None: answers are not spoken
+    no_voice: str = ""  # when there is no voice although answers are spoken: why, said with the answer
     lock: TurnLock = field(default_factory=TurnLock)  # questions take turns on the shared model, in order
-
-
-@dataclass(frozen=True)
-class AskOptions:
-    """How one question is answered."""
-
-    max_new_tokens: int = 200  # answer length limit
-    min_new_tokens: int = 0  # benchmarks force a length; 0 for people
-    speak: bool = True  # synthesize speech for the answer as it is written
-    language: str | None = None  # answer language; None: the question's language
-    max_audio_seconds: float = 60.0
-    min_audio_seconds: float = 0.5
-    max_question_chars: int = 2000
-    samples: int = 0  # answers written again with sampling, to measure agreement (the confidence)
-    log_content: bool = False  # SEESAY_DEBUG: logs may hold the question and the answer
 
 
 # --- settings -> one engine ---------------------------------------------------------------------
 
-def load_vlm(settings: Settings) -> VisionLanguageModel:
+def build_vlm(settings: Settings) -> VisionLanguageModel:
     """The answering model: in this process, or (SEESAY_VLM_ENGINE=openai) a server's, with no torch here."""
     from . import vlm
 
@@ -99,20 +89,20 @@ def load_vlm(settings: Settings) -> VisionLanguageModel:
                         dtype=settings.dtype(), compile=settings.compile())
 
 
-def load_stt(settings: Settings) -> SpeechToText:
+def build_stt(settings: Settings) -> SpeechToText:
     from . import stt
 
     return stt.load_stt(settings.stt_engine, settings.whisper(), settings.resolved_device(),
                         timeout=settings.network_timeout)
 
 
-def load_voice(settings: Settings, name: str, private: bool) -> TextToSpeech:
+def build_voice(settings: Settings, name: str, private: bool) -> TextToSpeech:
     from . import tts
 
     return tts.load_tts(name, private=private, timeout=settings.network_timeout, piper_voice=settings.piper_voice)
 
 
-def load_ocr(settings: Settings) -> TextReader:
+def build_ocr(settings: Settings) -> TextReader:
     from . import ocr
 
     return ocr.load_ocr(settings.ocr_engine)
@@ -143,30 +133,35 @@ def answer_tokens(settings: Settings, choices: Choices, *, detail: bool = False)
     return settings.max_answer_tokens
 
 
-def ask_options(settings: Settings, choices: Choices = Choices(), *, detail: bool = False,
-                max_tokens: int | None = None, min_tokens: int = 0, samples: int | None = None) -> AskOptions:
-    """The options of one question: ``detail`` asks for a long answer, ``max_tokens`` sets the limit."""
-    return AskOptions(
-        max_new_tokens=max_tokens or answer_tokens(settings, choices, detail=detail),
-        min_new_tokens=min_tokens,
-        # Speech is made only to be heard: with automatic speech off, "Speak this answer" makes it when
-        # asked, so nothing goes to a voice service unasked and the voice does not take the processor
-        # from the model while it writes.
-        speak=choices.speak,
-        language=choices.language or None,
-        max_audio_seconds=settings.max_audio_seconds,
-        min_audio_seconds=settings.min_audio_seconds,
-        max_question_chars=settings.max_question_chars,
-        samples=settings.confidence_samples if samples is None else samples,
-        log_content=settings.debug,
-    )
-
-
 # --- the engines of one process -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Loaders:
+    """How :class:`Models` makes each engine; None: from the settings, as SeeSay does (:func:`build_vlm`, ...).
+
+    Tests and benchmarks give their own (scripted engines, timing probes), and everything above the engines
+    (loading once, the voice rule, the pipeline) then runs as it does in the app.
+    """
+
+    vlm: Callable[[Settings], VisionLanguageModel] | None = None
+    stt: Callable[[Settings], SpeechToText] | None = None
+    voice: Callable[[Settings, str, bool], TextToSpeech] | None = None  # (settings, voice name, private)
+    ocr: Callable[[Settings], TextReader] | None = None
+
+    @classmethod
+    def given(cls, *, vlm: Any = None, stt: Any = None, voice: Any = None, ocr: Any = None) -> Loaders:
+        """Loaders that hand out engines made already (``voice`` for every voice name); the others are
+        made from the settings."""
+        return cls(vlm=None if vlm is None else lambda settings: vlm,
+                   stt=None if stt is None else lambda settings: stt,
+                   voice=None if voice is None else lambda settings, name, private: voice,
+                   ocr=None if ocr is None else lambda settings: ocr)
+
 
 @dataclass
 class _Slot:
     lock: threading.Lock = field(default_factory=threading.Lock)
+    begun: bool = False  # someone is loading it (or has said that they will): nobody else says Loading
     done: bool = False
     value: Any = None
     error: SeeSayError | None = None
@@ -180,10 +175,11 @@ class Models:
     are loaded. Several visitors asking at once wait for the one load.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, loaders: Loaders = Loaders()) -> None:
         from .vlm import answers_at_once
 
         self.settings = settings
+        self.loaders = loaders
         # questions take turns on the model: one at a time in this process, many at once on a model server
         self.lock = TurnLock(slots=answers_at_once(settings.vlm_engine))
         self._slots: dict[tuple, _Slot] = {}
@@ -191,20 +187,21 @@ class Models:
 
     def vlm(self) -> VisionLanguageModel:
         """The vision-language model; raises ModelUnavailableError (or ConfigError)."""
-        return self._get(("vlm",), lambda: load_vlm(self.settings))
+        return self._get(("vlm",), lambda: (self.loaders.vlm or build_vlm)(self.settings))
 
     def stt(self) -> SpeechToText:
         """Speech recognition; raises ModelUnavailableError (or ConfigError)."""
-        return self._get(("stt",), lambda: load_stt(self.settings))
+        return self._get(("stt",), lambda: (self.loaders.stt or build_stt)(self.settings))
 
     def ocr(self) -> TextReader:
         """The text reader; raises ModelUnavailableError (or ConfigError)."""
-        return self._get(("ocr",), lambda: load_ocr(self.settings))
+        return self._get(("ocr",), lambda: (self.loaders.ocr or build_ocr)(self.settings))
 
     def voice(self, name: str, private: bool) -> TextToSpeech:
         """The voice engine ``name``; raises ModelUnavailableError or ConfigError."""
         private = bool(private)
-        return self._get(("voice", name, private), lambda: load_voice(self.settings, name, private))
+        return self._get(("voice", name, private),
+                         lambda: (self.loaders.voice or build_voice)(self.settings, name, private))
 
     def voice_for(self, choices: Choices) -> tuple[TextToSpeech | None, str]:
         """This visitor's voice, with the offline voice standing in when it cannot be loaded or cannot
@@ -229,49 +226,53 @@ class Models:
             return voice, ""
         return FallbackVoice(voice, offline), ""
 
-    def engines(self, choices: Choices, *, spoken: bool) -> tuple[Engines, str]:
-        """The engines for one question, and what to tell the person if no voice can speak the answer.
-
-        Raises the error that keeps the model (or, for a spoken question, speech recognition) away.
+    def engines(self, choices: Choices, *, spoken: bool, model: bool = True) -> Engines:
+        """The engines for one question: the model (unless ``model`` is False), speech recognition for a
+        ``spoken`` one, the visitor's voice when answers are spoken. Raises the error that keeps the model
+        (or, for a spoken question, speech recognition) away; a voice that cannot speak is said with the answer.
         """
-        vlm = self.vlm()
+        vlm = self.vlm() if model else None
         stt = self.stt() if spoken else None
-        voice, problem = self.voice_for(choices)
-        return Engines(vlm=vlm, stt=stt, tts=voice, lock=self.lock), problem
+        voice, no_voice = self.voice_for(choices) if choices.speak else (None, "")
+        return Engines(vlm=vlm, stt=stt, voice=voice, no_voice=no_voice, lock=self.lock)
 
-    def unloaded(self, choices: Choices, *, spoken: bool, speak: bool) -> list[str]:
-        """The stages a question with these choices would wait for, because they are not loaded yet."""
-        keys = [("vlm",), ("ocr",)] + ([("stt",)] if spoken else [])
-        if speak:
+    def load(self, choices: Choices, *, spoken: bool, model: bool = True) -> Iterator[Loading]:
+        """Load now what such work needs (the model unless ``model`` is False; the text reader; speech
+        recognition when questions may be ``spoken``; the voice when answers are spoken), first saying
+        ``Loading(stages)`` for those this call is the first to load. A failure is kept, and said when the
+        work needs the engine; a load another visitor began is waited for, not said again."""
+        keys = ([("vlm",)] if model else []) + [("ocr",)] + ([("stt",)] if spoken else [])
+        if choices.speak:
             keys.append(("voice", voice_name(self.settings, choices), is_private(self.settings, choices)))
-        return [key[0] for key in keys if not self.tried(key)]
-
-    def preload(self, choices: Choices, *, spoken: bool, speak: bool) -> None:
-        """Load what such a question would need; a failure is kept, and said when the question needs it."""
-        for stage in self.unloaded(choices, spoken=spoken, speak=speak):
+        with self._slots_lock:
+            begun = [key for key in keys if self._begin(key)]
+        if begun:
+            yield Loading(tuple(key[0] for key in begun))
+        loads: dict[str, Callable[[], Any]] = {"vlm": self.vlm, "stt": self.stt, "ocr": self.ocr,
+                                               "voice": lambda: self.voice_for(choices)}
+        for key in keys:
             try:
-                if stage == "voice":
-                    self.voice_for(choices)
-                else:
-                    getattr(self, stage)()
+                loads[key[0]]()
             except SeeSayError:
-                pass
-
-    def tried(self, key: tuple) -> bool:
-        """True once the engine ``key`` (``("vlm",)``, ``("voice", name, private)``) is loaded or has failed."""
-        slot = self._slots.get(key)
-        return slot is not None and slot.done
+                pass  # kept in its slot, raised when the work needs it
 
     def retry(self, stage: str | None = None) -> None:
-        """Forget failed loads of ``stage`` ("vlm", "stt", "voice"; None: every stage), to try again."""
+        """Forget failed loads of ``stage`` ("vlm", "stt", "voice", "ocr"; None: every stage), to try again."""
         with self._slots_lock:
             for key in [k for k, slot in self._slots.items() if slot.error is not None]:
                 if stage is None or key[0] == stage:
                     del self._slots[key]
 
+    def _begin(self, key: tuple) -> bool:
+        """Mark ``key``'s load as begun; False when it was begun (or done) already. Under ``_slots_lock``."""
+        slot = self._slots.setdefault(key, _Slot())
+        begun, slot.begun = slot.begun, True
+        return not begun
+
     def _get(self, key: tuple, load: Callable[[], Any]) -> Any:
         with self._slots_lock:
-            slot = self._slots.setdefault(key, _Slot())
+            self._begin(key)
+            slot = self._slots[key]
         with slot.lock:  # a second visitor waits for the first one's load instead of loading again
             if not slot.done:
                 slot.value, slot.error = _attempt(STAGES[key[0]], load)

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:
     from .audio import Recording, SpeechCheck
-    from .checks import Check
+    from .checks import Verdict
     from .images import Photo
     from .ocr import Advice, Reading
     from .quality import Quality
     from .stt import Transcript
     from .tts import Speech
 
-__all__ = ["Loading", "PhotoTaken", "Checked", "TextRead", "Queued", "Heard", "Transcribed", "Asked", "Remark",
+__all__ = ["Loading", "PhotoTaken", "QualityMeasured", "TextRead", "Queued", "Heard", "Transcribed", "Asked", "Remark",
            "AnswerText", "AnswerAudio", "Answer", "Done", "Event"]
 
 
@@ -34,7 +34,7 @@ class PhotoTaken:
 
 
 @dataclass(frozen=True)
-class Checked:
+class QualityMeasured:
     quality: Quality  # the photo's quality; when it is not ok, its guidance is said before any model runs
 
 
@@ -51,11 +51,11 @@ class Queued:
 
 @dataclass(frozen=True, eq=False)
 class Heard:
-    check: SpeechCheck  # length, loudness, whether a voice was heard
+    speech_check: SpeechCheck  # length, loudness, whether a voice was heard
     recording: Recording  # the decoded samples
 
     def spectrogram_png(self) -> bytes:
-        """A picture of the recording (its text alternative is ``check.describe()``)."""
+        """A picture of the recording (its text alternative is ``speech_check.describe()``)."""
         from .audio import spectrogram_png
 
         return spectrogram_png(self.recording.samples)
@@ -90,9 +90,11 @@ class AnswerAudio:
     text: str  # the sentence spoken
 
 
-@dataclass
+@dataclass(frozen=True)
 class Answer:
-    question: str
+    """The whole of one answer, made once every stage is done (:func:`core.answering.run`); never changed."""
+
+    question: str  # as the person sees it: what they typed or said, or a quick question's name
     language: str  # language of the answer (and of its speech)
     text: str
     question_language: str = ""  # language of the question
@@ -104,8 +106,8 @@ class Answer:
     agreement: float | None = None  # 0..1 between the answer and answers sampled again; None: not measured
     hedged: bool = False  # the spoken answer began "I am not sure, but ..."
     unanswerable: bool = False  # the model said the photo cannot answer; the text says what to change
-    check: Check | None = None  # the double-check against the label, for medicine, money, allergens, dates
-    engines: dict[str, str] = field(default_factory=dict)
+    double_check: Verdict | None = None  # the answer against the label, for medicine, money, allergens, dates
+    engines: dict[str, str] = field(default_factory=dict)  # stage -> the engine that did it ("vlm", "tts", ...)
     timings: dict[str, float] = field(default_factory=dict)  # seconds, from the end of the question
 
 
@@ -114,5 +116,5 @@ class Done:
     answer: Answer
 
 
-Event = Union[Loading, PhotoTaken, Checked, TextRead, Queued, Heard, Transcribed, Asked, Remark, AnswerText,
+Event = Union[Loading, PhotoTaken, QualityMeasured, TextRead, Queued, Heard, Transcribed, Asked, Remark, AnswerText,
               AnswerAudio, Done]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .errors import QuestionError
 
-__all__ = ["Quick", "QUICK", "quick", "READ_BY_MODEL"]
+__all__ = ["Quick", "QUICK", "quick_question", "READ_BY_MODEL"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ QUICK: dict[str, Quick] = {q.name: q for q in (
 READ_BY_MODEL = "Read all the text in this photo, word for word, in reading order. Say nothing else."
 
 
-def quick(name: str) -> Quick:
+def quick_question(name: str) -> Quick:
     """The quick question ``name``; QuestionError (listing the names) for one SeeSay does not have."""
     try:
         return QUICK[name.strip().lower()]

@@ -45,10 +45,10 @@ def engine_loads(monkeypatch):
             return load(settings, *args)
         return wrapper
 
-    monkeypatch.setattr(engines, "load_vlm", counted(lambda: ("vlm",), engines.load_vlm))
-    monkeypatch.setattr(engines, "load_stt", counted(lambda: ("stt",), engines.load_stt))
-    monkeypatch.setattr(engines, "load_voice", counted(lambda name, private: ("voice", name, private),
-                                                       engines.load_voice))
+    monkeypatch.setattr(engines, "build_vlm", counted(lambda: ("vlm",), engines.build_vlm))
+    monkeypatch.setattr(engines, "build_stt", counted(lambda: ("stt",), engines.build_stt))
+    monkeypatch.setattr(engines, "build_voice", counted(lambda name, private: ("voice", name, private),
+                                                        engines.build_voice))
     return loads
 
 

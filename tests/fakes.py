@@ -1,4 +1,4 @@
-"""Scripted engines for fast tests: same protocols as the real ones, no models."""
+"""Scripted engines for fast tests: same protocols as the real ones, no models; and SeeSay's stages run on them."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class FakeVLM:
     delay: float = 0.0  # seconds per piece
     error: Exception | None = None
     name: str = "fake-vlm"
+    can_sample: bool = False  # SamplingVLM (tests/test_honesty.py) can
     calls: list = field(default_factory=list)
     prepared: list = field(default_factory=list)
     active: int = 0
@@ -48,6 +49,9 @@ class FakeVLM:
                 yield piece
         finally:
             self.active -= 1
+
+    def sample(self, photo, history, question, *, max_new_tokens, notes=(), temperature=0.7, seed=0):
+        return self.answer
 
 
 @dataclass
@@ -97,3 +101,24 @@ def _wav(seconds: float, rate: int = 16000) -> bytes:
         w.setframerate(rate)
         w.writeframes(b"\0\0" * int(rate * seconds))
     return buf.getvalue()
+
+
+def fake_reading(text: str, *, size: tuple[int, int] = (640, 480), off_right: bool = False, engine: str = "fake-ocr"):
+    """A text reader's reading of ``text``, one line per line, large and well inside the photo (or, with
+    ``off_right``, running off its right edge)."""
+    from core.ocr import Line, Reading
+
+    right = size[0] if off_right else 280
+    lines = tuple(Line(t, ((40, 60 + 50 * i), (right, 60 + 50 * i), (right, 100 + 50 * i), (40, 100 + 50 * i)), 0.99)
+                  for i, t in enumerate(line for line in text.splitlines() if line))
+    return Reading(lines=lines, text=text, size=size, seconds=0.0, engine=engine)
+
+
+def answer(engines, photo, asked, history=(), *, settings=None, speak=True, **fields):
+    """SeeSay's stages (core.answering.compose) on ``engines``, for ``asked`` (text, or a recording's bytes)
+    about ``photo``: the events, lazily. ``fields`` are the Question's (reading, language, max_new_tokens...)."""
+    from core.answering import Question, compose, run
+
+    said = {"recording": bytes(asked)} if isinstance(asked, (bytes, bytearray)) else {"text": asked}
+    question = Question(photo, history=tuple(history), **said, **fields)
+    return run(question, compose(engines, settings, speak=speak))

@@ -122,17 +122,17 @@ def app_env(monkeypatch, test_models):
 
 @pytest.fixture
 def asked(monkeypatch):
-    """The options of every question the app asks (AskOptions), in order."""
+    """Every question the app asks (core.answering.Question: its length limit, its language), in order."""
     from core import pipeline
 
     seen = []
 
-    def ask_options(*args, **kwargs):
+    def question(*args, **kwargs):
         seen.append(real(*args, **kwargs))
         return seen[-1]
 
-    real = pipeline.ask_options
-    monkeypatch.setattr(pipeline, "ask_options", ask_options)
+    real = pipeline.Question
+    monkeypatch.setattr(pipeline, "Question", question)
     return seen
 
 

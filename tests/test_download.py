@@ -444,9 +444,9 @@ def home_with_fake_engines(monkeypatch):
     from ui import resources
 
     monkeypatch.setenv("SEESAY_DEVICE", "cpu")
-    monkeypatch.setattr(engines, "load_vlm", lambda settings: FakeVLM())
-    monkeypatch.setattr(engines, "load_stt", lambda settings: FakeSTT())
-    monkeypatch.setattr(engines, "load_voice", lambda settings, name, private: FakeTTS())
+    monkeypatch.setattr(engines, "build_vlm", lambda settings: FakeVLM())
+    monkeypatch.setattr(engines, "build_stt", lambda settings: FakeSTT())
+    monkeypatch.setattr(engines, "build_voice", lambda settings, name, private: FakeTTS())
     resources.retry("settings")
     yield
     monkeypatch.undo()

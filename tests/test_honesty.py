@@ -11,22 +11,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.answering import ask
 from core.checks import REMINDER, domain, double_check, values
 from core.confidence import THRESHOLD, confidence, hedge, in_words
-from core.engines import AskOptions, Engines
+from core.engines import Engines
 from core.events import AnswerAudio, AnswerText, Done, Remark
 from core.honesty import ANSWERABLE_NOTE, Answerability, cannot_tell
 from core.vlm import Token
-from tests.fakes import FakeTTS, FakeVLM
+from tests.fakes import FakeTTS, FakeVLM, fake_reading
+from tests.fakes import answer as answer_on
 
 PHOTO = SimpleNamespace(key="photo-honest")
 
 
-def run(vlm, question="What is this?", label=None, speak=True, **kwargs):
+def run(vlm, question="What is this?", label=None, speak=True, off_right=False):
+    """``label``: the text found in the photo (None: it could not be read)."""
     tts = FakeTTS()
-    events = list(ask(Engines(vlm=vlm, tts=tts if speak else None), PHOTO, question, (),
-                      AskOptions(speak=speak), label=label, **kwargs))
+    reading = None if label is None else fake_reading(label, off_right=off_right)
+    events = list(answer_on(Engines(vlm=vlm, voice=tts), PHOTO, question, speak=speak, reading=reading))
     return events, tts
 
 
@@ -203,13 +204,13 @@ def test_checks_are_said_after_the_answer_with_the_reminder_last():
     assert said[0] == "It says to take 250 mg."  # the answer first, then the check
     clips = [e for e in events if isinstance(e, AnswerAudio)]
     assert [c.text for c in clips][-1] == REMINDER
-    assert events[-1].answer.check.disagreed and events[-1].answer.remarks[-1].text == REMINDER
+    assert events[-1].answer.double_check.disagreed and events[-1].answer.remarks[-1].text == REMINDER
 
 
 def test_when_the_text_could_not_be_read_the_reminder_still_comes():
     events, _ = run(FakeVLM(answer="Take 2 tablets."), "How many tablets?", label=None)
     assert [e.text for e in events if isinstance(e, Remark)] == [REMINDER]
-    assert events[-1].answer.check is None
+    assert events[-1].answer.double_check is None
 
 
 def test_questions_that_do_not_matter_get_no_check():
@@ -219,9 +220,9 @@ def test_questions_that_do_not_matter_get_no_check():
 
 def test_framing_advice_comes_with_questions_about_text_only():
     advice = ["The text runs off the right edge. Move the phone a little to the right, or step back."]
-    events, _ = run(FakeVLM(answer="It says open."), "What does the sign say?", label="OPE", framing=advice)
+    events, _ = run(FakeVLM(answer="It says open."), "What does the sign say?", label="OPE", off_right=True)
     assert [e.text for e in events if isinstance(e, Remark)] == advice
-    events, _ = run(FakeVLM(answer="A red car."), "What colour is the car?", label="OPE", framing=advice)
+    events, _ = run(FakeVLM(answer="A red car."), "What colour is the car?", label="OPE", off_right=True)
     assert not [e for e in events if isinstance(e, Remark)]
 
 
@@ -229,7 +230,7 @@ def test_a_reply_without_voice_still_carries_everything():
     events, _ = run(FakeVLM(answer="Take 500 mg.", probabilities={"*": 0.2}), "What is the dose?",
                     label="500 mg", speak=False)
     answer = events[-1].answer
-    assert answer.hedged and answer.confidence < THRESHOLD and answer.check.agreed
+    assert answer.hedged and answer.confidence < THRESHOLD and answer.double_check.agreed
     assert isinstance(events[-1], Done)
 
 
@@ -239,7 +240,7 @@ class SamplingVLM(FakeVLM):
     """A scripted model that, sampled again, says what ``again`` lists (one per seed)."""
 
     def __init__(self, answer, again, **kwargs):
-        super().__init__(answer=answer, **kwargs)
+        super().__init__(answer=answer, can_sample=True, **kwargs)
         self.again, self.sampled = again, []
 
     def sample(self, photo, history, question, *, max_new_tokens, notes=(), temperature=0.7, seed=0):
@@ -261,7 +262,7 @@ def test_answers_given_again_differently_lower_the_confidence_and_are_said(tmp_p
 
     vlm = SamplingVLM("There is a red car.", ["A blue bicycle.", "A green tree."], probabilities={"*": 0.95})
     tts = FakeTTS()
-    events = list(ask(Engines(vlm=vlm, tts=tts), PHOTO, "What is this?", (), AskOptions(samples=2)))
+    events = list(answer_on(Engines(vlm=vlm, voice=tts), PHOTO, "What is this?", samples=2))
     answer = events[-1].answer
     assert [seed for _, seed, _ in vlm.sampled] == [0, 1] and vlm.sampled[0][2] == vlm.calls[0]["notes"]
     assert answer.agreement == 0 and answer.confidence == 0  # the lower of the two
@@ -272,14 +273,14 @@ def test_answers_given_again_differently_lower_the_confidence_and_are_said(tmp_p
 def test_answers_given_again_the_same_keep_the_confidence():
     vlm = SamplingVLM("There is a red car.", ["There is a red car.", "A red car is there."],
                       probabilities={"*": 0.9})
-    events = list(ask(Engines(vlm=vlm), PHOTO, "What is this?", (), AskOptions(samples=2)))
-    answer = events[-1].answer
-    assert answer.agreement == 1.0 and answer.confidence == pytest.approx(0.9, abs=0.01)
+    events = list(answer_on(Engines(vlm=vlm), PHOTO, "What is this?", samples=2))
+    done = events[-1].answer
+    assert done.agreement == 1.0 and done.confidence == pytest.approx(0.9, abs=0.01)
     assert not [e for e in events if isinstance(e, Remark)]
 
 
 def test_without_samples_or_a_sampling_engine_nothing_is_sampled():
     vlm = SamplingVLM("There is a red car.", ["x"])
-    assert list(ask(Engines(vlm=vlm), PHOTO, "What is this?"))[-1].answer.agreement is None and not vlm.sampled
-    plain = list(ask(Engines(vlm=FakeVLM()), PHOTO, "What is this?", (), AskOptions(samples=3)))
+    assert list(answer_on(Engines(vlm=vlm), PHOTO, "What is this?"))[-1].answer.agreement is None and not vlm.sampled
+    plain = list(answer_on(Engines(vlm=FakeVLM()), PHOTO, "What is this?", samples=3))
     assert plain[-1].answer.agreement is None  # an engine that cannot sample: not measured, not invented

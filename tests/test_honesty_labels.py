@@ -10,7 +10,7 @@ import pytest
 
 from core.checks import REMINDER
 from core.config import Settings
-from core.engines import Choices, Models
+from core.engines import Choices, Loaders, Models
 from core.events import Done, Remark
 from core.pipeline import Pipeline
 from core.testmodels.labels import printed, samples
@@ -27,15 +27,11 @@ def reader():
 
 
 @pytest.fixture
-def pipeline(reader, monkeypatch):
+def pipeline(reader):
     """The real pipeline with the real text reader, a scripted model and a recording voice."""
-    from core import engines
-
     vlm, voice = FakeVLM(), FakeTTS(name="offline")
-    monkeypatch.setattr(engines, "load_vlm", lambda settings: vlm)
-    monkeypatch.setattr(engines, "load_ocr", lambda settings: reader)
-    monkeypatch.setattr(engines, "load_voice", lambda settings, name, private: voice)
-    pipe = Pipeline(Settings(tts_engine="offline"), Models(Settings(tts_engine="offline")))
+    settings = Settings(tts_engine="offline")
+    pipe = Pipeline(settings, Models(settings, Loaders.given(vlm=vlm, voice=voice, ocr=reader)))
     pipe.vlm, pipe.voice = vlm, voice
     return pipe
 
@@ -61,7 +57,7 @@ def test_an_agreeing_dose_is_read_back_from_the_label(pipeline):
     answer, shown, said = ask(pipeline, medicine(), "What is the dose?", "Each tablet is 200 mg.")
     assert shown == ["The label says 200 milligrams.", REMINDER]
     assert said == ["Each tablet is 200 mg.", "The label says 200 milligrams.", REMINDER]
-    assert answer.check.agreed and not answer.check.disagreed
+    assert answer.double_check.agreed and not answer.double_check.disagreed
 
 
 def test_a_disagreeing_dose_gives_the_labels_own_reading(pipeline):
@@ -75,7 +71,7 @@ def test_a_number_the_model_invents_is_called_out(pipeline):
                            "Take 2 tablets with 250 ml of water.")
     assert shown == ["Careful: I cannot find 250 millilitres in the text of this photo.", "The label says 2 tablets.",
                      REMINDER]
-    assert answer.check.invented and answer.check.agreed
+    assert answer.double_check.invented and answer.double_check.agreed
 
 
 def test_an_expiry_date_agrees_in_other_words(pipeline):

@@ -33,11 +33,14 @@ import tomllib
 
 from core import audio
 from core.images import load_photo
-from core.pipeline import AnswerAudio, AnswerText, AskOptions, Engines, Queued, Transcribed, ask
+from core.answering import in_turn
+from core.engines import Engines
+from core.pipeline import AnswerAudio, AnswerText, Queued, Transcribed
 from core.tts import Speech
 from core.vlm import Turn
 from tests import media
 from tests.fakes import FakeSTT
+from tests.fakes import answer as answer_on
 from tests.faults import is_loopback, outside_connections  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +88,7 @@ class KeyedVLM:
     """Answers with the photo's key and the question it got, a word at a time, slowly."""
 
     name: str = "keyed-vlm"
+    can_sample: bool = False
     delay: float = 0.002
     calls: list = field(default_factory=list)
 
@@ -174,14 +178,14 @@ def test_eight_sessions_at_once_each_get_their_own_transcript_answer_and_audio(h
         samples = audio.decode_audio(data, max_seconds=60, min_seconds=0.5).samples
         table[TableSTT.fingerprint(samples)] = f"{QUESTIONS[i]} (person {i})"
     assert len(table) == PEOPLE
-    engines = Engines(vlm=KeyedVLM(), stt=TableSTT(table), tts=MarkerTTS())
+    engines = Engines(vlm=KeyedVLM(), stt=TableSTT(table), voice=MarkerTTS())
     photos = [load_photo(photo_bytes(i), **LIMITS) for i in range(PEOPLE)]
     assert len({p.key for p in photos}) == PEOPLE
 
     def person(i: int):
-        first = list(ask(engines, photos[i], recordings[i]))
+        first = list(answer_on(engines, photos[i], recordings[i]))
         turn = Turn(first[-1].answer.question, first[-1].answer.text)
-        follow_up = list(ask(engines, photos[i], f"And the colour, person {i}?", [turn]))
+        follow_up = list(answer_on(engines, photos[i], f"And the colour, person {i}?", [turn]))
         return first, follow_up
 
     results = run_together(person)
@@ -219,10 +223,11 @@ def tiny_vlm(test_models):
     return load_vlm(str(test_models.llava), device="cpu", quantization="none", dtype="float32")
 
 
-def _outcome(engines, photo, question, options):
-    """The answer text, or the error, of one question (random weights may answer nothing)."""
+def _outcome(engines, photo, question, length):
+    """The answer text, or the error, of one question forced to ``length`` tokens (random weights may answer
+    nothing)."""
     try:
-        events = list(ask(engines, photo, question, (), options))
+        events = list(answer_on(engines, photo, question, max_new_tokens=length, min_new_tokens=length))
     except Exception as error:  # noqa: BLE001  (compared: alone and together must fail alike)
         return ("error", type(error).__name__, str(error)), []
     return ("answer", events[-1].answer.text), events
@@ -231,13 +236,13 @@ def _outcome(engines, photo, question, options):
 @pytest.mark.models
 @pytest.mark.case("isolation", "eight people ask at once on the tiny real LLaVA")
 def test_eight_sessions_on_the_tiny_llava_get_what_they_get_alone(tiny_vlm, heard):
-    engines = Engines(vlm=tiny_vlm, tts=MarkerTTS())
-    options = AskOptions(max_new_tokens=10, min_new_tokens=10)
+    engines = Engines(vlm=tiny_vlm, voice=MarkerTTS())
+    length = 10  # tokens, forced
     photos = [load_photo(photo_bytes(i), **LIMITS) for i in range(PEOPLE)]
-    alone = [_outcome(engines, photos[i], QUESTIONS[i], options)[0] for i in range(PEOPLE)]
+    alone = [_outcome(engines, photos[i], QUESTIONS[i], length)[0] for i in range(PEOPLE)]
     assert len({a for a in alone}) > 1, "different photos and questions give different answers"
 
-    together = run_together(lambda i: _outcome(engines, photos[i], QUESTIONS[i], options))
+    together = run_together(lambda i: _outcome(engines, photos[i], QUESTIONS[i], length))
     for i in range(PEOPLE):
         outcome, events = together[i]
         assert outcome == alone[i], f"person {i}"
@@ -310,12 +315,12 @@ def real_engines(tiny_vlm, test_models):
     from core.tts import load_tts
 
     stt = load_stt("faster-whisper", str(test_models.whisper_tiny_en_ct2), "cpu")
-    return Engines(vlm=tiny_vlm, stt=stt, tts=load_tts("offline", private=True, timeout=5))
+    return Engines(vlm=tiny_vlm, stt=stt, voice=load_tts("offline", private=True, timeout=5))
 
 
 SPOKEN = "What colour is the umbrella?"
 TYPED = "Is the zebra umbrella seesaymarker open?"
-OPTIONS = AskOptions(max_new_tokens=24, min_new_tokens=16)
+LENGTHS = {"max_new_tokens": 24, "min_new_tokens": 16}
 
 
 class _Everything(logging.Handler):
@@ -335,8 +340,6 @@ def recorded_ask(real_engines):
 
     A photo, a spoken question and a typed follow-up, the answers spoken by the offline voice.
     """
-    from core.pipeline import prepare
-
     root, handler = logging.getLogger(), _Everything()
     level, root.level = root.level, logging.DEBUG
     root.addHandler(handler)
@@ -344,10 +347,10 @@ def recorded_ask(real_engines):
     try:
         with WrittenFiles() as written:
             photo = load_photo(photo_bytes(3), **LIMITS)
-            list(prepare(real_engines, photo))
-            first = list(ask(real_engines, photo, media.spoken(SPOKEN), (), OPTIONS))
+            list(in_turn(real_engines.lock, lambda: real_engines.vlm.prepare(photo)))
+            first = list(answer_on(real_engines, photo, media.spoken(SPOKEN), **LENGTHS))
             turn = Turn(first[-1].answer.question, first[-1].answer.text)
-            second = list(ask(real_engines, photo, TYPED, [turn], OPTIONS))
+            second = list(answer_on(real_engines, photo, TYPED, [turn], **LENGTHS))
     finally:
         root.removeHandler(handler)
         root.level = level
@@ -457,10 +460,10 @@ def scripted_app(app_env, monkeypatch):
     from core import engines
 
     vlm, tts = KeyedVLM(delay=0.0), MarkerTTS()
-    monkeypatch.setattr(engines, "load_vlm", lambda settings: vlm)
-    monkeypatch.setattr(engines, "load_stt", lambda settings: FakeSTT())  # the Home page loads it; no question here is spoken
-    monkeypatch.setattr(engines, "load_voice", lambda settings, name, private: tts)
-    monkeypatch.setattr(engines, "load_ocr", lambda settings: NoText())  # the photos have no writing
+    monkeypatch.setattr(engines, "build_vlm", lambda settings: vlm)
+    monkeypatch.setattr(engines, "build_stt", lambda settings: FakeSTT())  # the Home page loads it; no question here is spoken
+    monkeypatch.setattr(engines, "build_voice", lambda settings, name, private: tts)
+    monkeypatch.setattr(engines, "build_ocr", lambda settings: NoText())  # the photos have no writing
     return vlm
 
 
@@ -599,7 +602,7 @@ def test_model_output_reaches_the_page_only_as_escaped_text(scripted_app, monkey
 
     from core import engines
 
-    monkeypatch.setattr(engines, "load_vlm", lambda settings: EvilVLM())
+    monkeypatch.setattr(engines, "build_vlm", lambda settings: EvilVLM())
     question = "Read it <b>please</b> ![y](http://example.com/q)"
     at = new_session(DESCRIBE)
     upload_photo(at, photo_bytes(0))  # described: the evil answer is also the photo's alt text

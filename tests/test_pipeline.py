@@ -1,4 +1,4 @@
-"""The pipeline on scripted engines: events, order, streaming speech, errors, queueing."""
+"""SeeSay's answering stages on scripted engines: events, order, streaming speech, errors, queueing."""
 
 import threading
 import time
@@ -7,10 +7,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from core.answering import in_turn
+from core.config import Settings
+from core.engines import Engines
 from core.errors import GenerationError, NoSpeechError, QuestionError
-from core.pipeline import (AnswerAudio, AnswerText, Asked, AskOptions, Done, Engines, Queued, Transcribed, Turn, ask,
-                           prepare, split_sentences)
+from core.pipeline import AnswerAudio, AnswerText, Asked, Done, Queued, Transcribed, Turn
+from core.speaker import split_sentences
+from core.turns import TurnLock
 from tests.fakes import FakeSTT, FakeTTS, FakeVLM
+from tests.fakes import answer as answer_on
 
 PHOTO = SimpleNamespace(key="photo-1")
 
@@ -22,12 +27,12 @@ def speech_wav(text="Is the door open or closed?"):
     return load_tts("espeak", private=True, timeout=5).synthesize(text, "en").audio
 
 
-def run(engines, question, history=(), options=AskOptions()):
-    return list(ask(engines, PHOTO, question, history, options))
+def run(engines, question, history=(), **fields):
+    return list(answer_on(engines, PHOTO, question, history, **fields))
 
 
 def test_typed_question_streams_text_then_audio_then_done():
-    engines = Engines(vlm=FakeVLM(), tts=FakeTTS())
+    engines = Engines(vlm=FakeVLM(), voice=FakeTTS())
     events = run(engines, "What colour is the car?")
     kinds = [type(e).__name__ for e in events]
     assert kinds[:2] == ["Asked", "AnswerText"] and kinds[-1] == "Done"
@@ -43,7 +48,7 @@ def test_typed_question_streams_text_then_audio_then_done():
 
 def test_first_sentence_is_spoken_while_the_model_is_still_writing():
     vlm = FakeVLM(answer="First sentence is here. " + " ".join(["word"] * 30) + ".", delay=0.02)
-    engines = Engines(vlm=vlm, tts=FakeTTS())
+    engines = Engines(vlm=vlm, voice=FakeTTS())
     events = run(engines, "Describe it")
     first_audio = next(i for i, e in enumerate(events) if isinstance(e, AnswerAudio))
     last_text = max(i for i, e in enumerate(events) if isinstance(e, AnswerText))
@@ -53,7 +58,7 @@ def test_first_sentence_is_spoken_while_the_model_is_still_writing():
 
 
 def test_spoken_question_is_checked_transcribed_and_reported():
-    engines = Engines(vlm=FakeVLM(), stt=FakeSTT(text="Is the door open?", language="en"), tts=FakeTTS())
+    engines = Engines(vlm=FakeVLM(), stt=FakeSTT(text="Is the door open?", language="en"), voice=FakeTTS())
     events = run(engines, speech_wav())
     transcribed = [e for e in events if isinstance(e, Transcribed)]
     assert len(transcribed) == 1 and transcribed[0].transcript.text == "Is the door open?"
@@ -93,31 +98,31 @@ def test_bad_typed_questions_are_refused_before_the_model(question):
 def test_follow_up_passes_history_and_options():
     vlm = FakeVLM()
     history = [Turn("What is this?", "A red car.")]
-    run(Engines(vlm=vlm), "Is it parked?", history, AskOptions(max_new_tokens=33, min_new_tokens=5))
+    run(Engines(vlm=vlm), "Is it parked?", history, max_new_tokens=33, min_new_tokens=5)
     call = vlm.calls[0]
     assert call["history"] == history and call["max_new_tokens"] == 33 and call["min_new_tokens"] == 5
 
 
 def test_language_of_question_reaches_the_voice():
     tts = FakeTTS()
-    run(Engines(vlm=FakeVLM(answer="Hay un coche rojo en la calle."), tts=tts), "¿De qué color es el coche?")
+    run(Engines(vlm=FakeVLM(answer="Hay un coche rojo en la calle."), voice=tts), "¿De qué color es el coche?")
     assert tts.spoken and {lang for _, lang in tts.spoken} == {"es"}
 
 
 def test_fixed_answer_language_wins():
     tts = FakeTTS()
-    run(Engines(vlm=FakeVLM(), tts=tts), "What is this?", options=AskOptions(language="fr"))
+    run(Engines(vlm=FakeVLM(), voice=tts), "What is this?", language="fr")
     assert {lang for _, lang in tts.spoken} == {"fr"}
 
 
 def test_speech_off_gives_text_only():
     tts = FakeTTS()
-    events = run(Engines(vlm=FakeVLM(), tts=tts), "What is this?", options=AskOptions(speak=False))
+    events = run(Engines(vlm=FakeVLM(), voice=tts), "What is this?", speak=False)
     assert not tts.spoken and events[-1].answer.speech is None
 
 
 def test_voice_failure_keeps_the_text_answer():
-    events = run(Engines(vlm=FakeVLM(), tts=FakeTTS(fail=True)), "What is this?")
+    events = run(Engines(vlm=FakeVLM(), voice=FakeTTS(fail=True)), "What is this?")
     answer = events[-1].answer
     assert answer.text == FakeVLM().answer and answer.speech is None
     assert "voice" in answer.speech_error.lower()
@@ -138,8 +143,8 @@ def test_empty_answer_is_a_generation_error():
 
 
 def test_leaving_half_way_frees_the_turn():
-    engines = Engines(vlm=FakeVLM(), tts=FakeTTS())
-    events = ask(engines, PHOTO, "What is this?")
+    engines = Engines(vlm=FakeVLM(), voice=FakeTTS())
+    events = answer_on(engines, PHOTO, "What is this?")
     next(events)
     events.close()
     assert len(engines.lock) == 0
@@ -151,7 +156,7 @@ def test_second_question_waits_its_turn_and_is_told_so():
     results = {}
 
     def person(name, question):
-        results[name] = list(ask(engines, PHOTO, question))
+        results[name] = list(answer_on(engines, PHOTO, question))
 
     first = threading.Thread(target=person, args=("a", "first?"))
     first.start()
@@ -165,10 +170,10 @@ def test_second_question_waits_its_turn_and_is_told_so():
     assert results["b"][-1].answer.question == "second?"
 
 
-def test_prepare_photo_hands_the_photo_to_the_model():
-    vlm = FakeVLM()
-    assert list(prepare(Engines(vlm=vlm), PHOTO)) == []  # nobody else was waiting
-    assert vlm.prepared == ["photo-1"]
+def test_prepare_photo_hands_the_photo_to_the_model_in_its_turn():
+    vlm, lock = FakeVLM(), TurnLock()
+    assert list(in_turn(lock, lambda: vlm.prepare(PHOTO))) == []  # nobody else was waiting
+    assert vlm.prepared == ["photo-1"] and len(lock) == 0
 
 
 @pytest.mark.parametrize("text,sentences,rest", [
@@ -185,7 +190,7 @@ def test_split_sentences(text, sentences, rest):
 @pytest.mark.parametrize("debug", [False, True])
 def test_question_and_answer_reach_the_log_only_when_debugging(caplog, debug):
     caplog.set_level("DEBUG")
-    run(Engines(vlm=FakeVLM(), tts=FakeTTS()), "Is my passport on the table?", options=AskOptions(log_content=debug))
+    run(Engines(vlm=FakeVLM(), voice=FakeTTS()), "Is my passport on the table?", settings=Settings(debug=debug))
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert ("passport" in logged) is debug
     assert ("red car" in logged) is debug
@@ -194,7 +199,7 @@ def test_question_and_answer_reach_the_log_only_when_debugging(caplog, debug):
 def test_a_chosen_answer_language_is_a_note_after_the_question_not_a_turn():
     vlm = FakeVLM()
     history = [Turn("What is this?", "A red car.")]
-    run(Engines(vlm=vlm), "Is it parked?", history, AskOptions(language="fr"))
+    run(Engines(vlm=vlm), "Is it parked?", history, language="fr")
     call = vlm.calls[0]
     assert call["history"] == history and call["question"] == "Is it parked?"
     assert call["notes"][-1] == "Answer in French." and len(call["notes"]) == 2
@@ -208,7 +213,7 @@ def test_a_recording_is_heard_then_transcribed_then_asked():
     kinds = [type(e).__name__ for e in events]
     assert kinds[:3] == ["Heard", "Transcribed", "Asked"]
     heard = events[0]
-    assert heard.check.has_speech and heard.recording.duration > 0.5
+    assert heard.speech_check.has_speech and heard.recording.duration > 0.5
     assert heard.spectrogram_png().startswith(b"\x89PNG")
     assert events[2] == Asked("Is the door open?", "en")
 
@@ -222,6 +227,6 @@ def test_a_silent_recording_is_still_heard_before_it_is_refused():
     sf.write(buf, np.zeros(32000, dtype=np.float32), 16000, format="WAV")
     seen = []
     with pytest.raises(NoSpeechError):
-        for event in ask(Engines(vlm=FakeVLM(), stt=FakeSTT()), PHOTO, buf.getvalue()):
+        for event in answer_on(Engines(vlm=FakeVLM(), stt=FakeSTT()), PHOTO, buf.getvalue()):
             seen.append(event)
-    assert [type(e).__name__ for e in seen] == ["Heard"] and not seen[0].check.has_speech
+    assert [type(e).__name__ for e in seen] == ["Heard"] and not seen[0].speech_check.has_speech

@@ -42,9 +42,13 @@ from core.errors import (
     SeeSayError,
 )
 from core.images import load_photo
-from core.pipeline import AnswerAudio, AnswerText, AskOptions, Asked, Done, Engines, Heard, Queued, Transcribed, ask
+from core.answering import in_turn
+from core.config import Settings
+from core.engines import Engines
+from core.pipeline import AnswerAudio, AnswerText, Asked, Done, Heard, Queued, Transcribed
 from tests import media
 from tests.fakes import FakeSTT, FakeTTS, FakeVLM
+from tests.fakes import answer as answer_on
 from tests.faults import closed_port, fake_google, no_proxies, outside_connections, silent_server, tls_files  # noqa: F401
 
 LIMITS = {"max_bytes": 20 * 1024 * 1024, "max_pixels": 50_000_000, "max_side": 1344}  # the defaults
@@ -82,8 +86,9 @@ def photo(data: bytes | None = None):
     return load_photo(data or media.image_bytes(media.two_halves(), "PNG"), **LIMITS)
 
 
-def run(engines: Engines, question, the_photo=None, options: AskOptions | None = None) -> list:
-    return list(ask(engines, the_photo or photo(), question, (), options or AskOptions()))
+def run(engines: Engines, question, the_photo=None, settings: Settings | None = None, **fields) -> list:
+    """SeeSay's stages on ``engines``; ``fields`` are the Question's (max_new_tokens...)."""
+    return list(answer_on(engines, the_photo or photo(), question, settings=settings, **fields))
 
 
 def refused(error_type, call) -> SeeSayError:
@@ -106,7 +111,7 @@ def photo_refused(data: bytes, **limits) -> ImageError:
 def ask_about(data: bytes, question="What is in this photo?"):
     """Load ``data`` as the person's photo and ask about it; returns (the photo the model saw, Done)."""
     vlm = SeeingVLM()
-    events = run(Engines(vlm=vlm, tts=FakeTTS()), question, load_photo(data, **LIMITS))
+    events = run(Engines(vlm=vlm, voice=FakeTTS()), question, load_photo(data, **LIMITS))
     assert isinstance(events[-1], Done) and events[-1].answer.text == vlm.answer
     (seen,) = vlm.photos
     assert seen.image.mode == "RGB" and max(seen.image.size) <= LIMITS["max_side"]
@@ -278,18 +283,17 @@ def test_exif_rotated(heard):
 # --- recordings, through the pipeline ----------------------------------------------------------
 
 
-def hear(data: bytes, **options):
+def hear(data: bytes):
     """Ask a spoken question with scripted engines; returns (events, the speech recogniser)."""
     stt = ListeningSTT(text="What colour is the car?")
-    engines = Engines(vlm=FakeVLM(), stt=stt, tts=FakeTTS())
-    return run(engines, data, options=AskOptions(**options)), stt
+    engines = Engines(vlm=FakeVLM(), stt=stt, voice=FakeTTS())
+    return run(engines, data), stt
 
 
-def recording_refused(data: bytes, error_type=AudioError, **options) -> AudioError:
+def recording_refused(data: bytes, error_type=AudioError) -> AudioError:
     stt = ListeningSTT()
     vlm = FakeVLM()
-    error = refused(error_type, lambda: run(Engines(vlm=vlm, stt=stt, tts=FakeTTS()), data,
-                                            options=AskOptions(**options)))
+    error = refused(error_type, lambda: run(Engines(vlm=vlm, stt=stt, voice=FakeTTS()), data))
     assert not stt.heard and not vlm.calls, "a refused recording reaches neither Whisper nor the model"
     assert "type" in error.hint  # typing is always offered instead
     return error
@@ -300,7 +304,7 @@ def recording_accepted(heard, data: bytes, what: str, seconds: float, tolerance:
     (samples,) = stt.heard
     assert samples.dtype == np.float32 and samples.ndim == 1 and np.abs(samples).max() <= 1.0
     assert len(samples) / audio.SAMPLE_RATE == pytest.approx(seconds, abs=tolerance)
-    (checked,) = [e.check for e in events if isinstance(e, Heard)]
+    (checked,) = [e.speech_check for e in events if isinstance(e, Heard)]
     assert [e for e in events if isinstance(e, Transcribed)] and checked.has_speech
     done = events[-1]
     assert isinstance(done, Done) and done.answer.question == "What colour is the car?"
@@ -436,12 +440,12 @@ def test_random_bytes_recording(heard):
 
 def typed(question: str, vlm=None, tts=None):
     vlm, tts = vlm or FakeVLM(), tts or FakeTTS()
-    return run(Engines(vlm=vlm, tts=tts), question), vlm, tts
+    return run(Engines(vlm=vlm, voice=tts), question), vlm, tts
 
 
 def question_refused(question: str) -> QuestionError:
     vlm = FakeVLM()
-    error = refused(QuestionError, lambda: run(Engines(vlm=vlm, tts=FakeTTS()), question))
+    error = refused(QuestionError, lambda: run(Engines(vlm=vlm, voice=FakeTTS()), question))
     assert not vlm.calls
     return error
 
@@ -673,7 +677,7 @@ def spoken_answer(voice) -> tuple[float, list, Done]:
     """Ask with the real voice; (seconds to the first sentence's speech, AnswerAudio events, Done)."""
     t0 = time.perf_counter()
     first, clips, done = None, [], None
-    for event in ask(Engines(vlm=FakeVLM(answer=ANSWER), tts=voice), photo(), "What is in the photo?"):
+    for event in answer_on(Engines(vlm=FakeVLM(answer=ANSWER), voice=voice), photo(), "What is in the photo?"):
         if isinstance(event, AnswerAudio):
             first = first if first is not None else time.perf_counter() - t0
             clips.append(event)
@@ -811,21 +815,20 @@ def cuda_cache(monkeypatch):
 @pytest.mark.models
 @pytest.mark.case("model", "CUDA out of memory while answering")
 def test_out_of_memory_while_answering(heard, tiny_vlm, monkeypatch, cuda_cache):
-    engines = Engines(vlm=tiny_vlm, tts=FakeTTS())
+    engines = Engines(vlm=tiny_vlm, voice=FakeTTS())
     the_photo = photo(media.image_bytes(media.two_halves((64, 64), left=(0, 128, 0)), "PNG"))
     tiny_vlm.prepare(the_photo)  # the photo's prefix is held in memory...
     assert the_photo.key in tiny_vlm.kept_photos()
     generate = _OutOfMemoryOnce(tiny_vlm.model.generate)
     monkeypatch.setattr(tiny_vlm.model, "generate", generate)
     cuda_cache.pretend(True)  # on this CPU machine, take the path a GPU machine takes
-    error = refused(GenerationError, lambda: run(engines, "What is in the photo?", the_photo,
-                                                 AskOptions(max_new_tokens=8)))
+    error = refused(GenerationError, lambda: run(engines, "What is in the photo?", the_photo, max_new_tokens=8))
     assert "out of memory" in error.message and "ask again" in error.hint.lower()
     assert cuda_cache.calls, "torch.cuda.empty_cache was called"
     assert the_photo.key not in tiny_vlm.kept_photos()  # ...and was given back
     assert not tiny_vlm.busy and len(engines.lock) == 0
     cuda_cache.pretend(False)
-    events = run(engines, "What is in the photo?", the_photo, AskOptions(max_new_tokens=8))
+    events = run(engines, "What is in the photo?", the_photo, max_new_tokens=8)
     assert isinstance(events[-1], Done) and generate.calls == 2  # the next question works
     heard(error.spoken)
 
@@ -833,16 +836,14 @@ def test_out_of_memory_while_answering(heard, tiny_vlm, monkeypatch, cuda_cache)
 @pytest.mark.models
 @pytest.mark.case("model", "out of memory while encoding a new photo")
 def test_out_of_memory_while_preparing(heard, tiny_vlm, monkeypatch):
-    from core.pipeline import prepare
-
     engines = Engines(vlm=tiny_vlm)
     the_photo = photo(media.image_bytes(media.two_halves((64, 64), left=(90, 0, 90)), "PNG"))
     forward = _OutOfMemoryOnce(tiny_vlm.model.forward)
     monkeypatch.setattr(tiny_vlm.model, "forward", forward)
-    error = refused(GenerationError, lambda: list(prepare(engines, the_photo)))
+    error = refused(GenerationError, lambda: list(in_turn(engines.lock, lambda: tiny_vlm.prepare(the_photo))))
     assert "out of memory" in error.message
     assert not tiny_vlm.busy
-    events = run(engines, "What is in the photo?", the_photo, AskOptions(max_new_tokens=5))
+    events = run(engines, "What is in the photo?", the_photo, max_new_tokens=5)
     assert isinstance(events[-1], Done)
     heard(error.spoken)
 
@@ -852,6 +853,7 @@ class GateVLM:
     """A scripted model that answers each question only when the test lets it."""
 
     name: str = "gate-vlm"
+    can_sample: bool = False
     running: list = field(default_factory=list)
     gates: dict = field(default_factory=dict)
 
@@ -871,14 +873,14 @@ def test_queued_behind_others(heard):
     results: dict[str, list] = {}
 
     def person(name: str) -> None:
-        results[name] = list(ask(engines, photo(), f"question of {name}"))
+        results[name] = list(answer_on(engines, photo(), f"question of {name}"))
 
     others = [threading.Thread(target=person, args=(name,)) for name in ("a", "b", "c")]
     for thread in others:
         thread.start()
         while len(engines.lock) < others.index(thread) + 1:
             time.sleep(0.002)  # one after another: a is answered first, then b, then c
-    mine = ask(engines, photo(), "question of d")
+    mine = answer_on(engines, photo(), "question of d")
     assert isinstance(next(mine), Asked)  # the question is understood before it waits
     first = next(mine)
     assert first == Queued(3)

@@ -14,8 +14,8 @@ from typing import Optional, Union
 
 import streamlit as st
 
-from core.pipeline import (AnswerAudio, AnswerText, Asked, Checked, Done, Heard, Loading, PhotoTaken, Queued,
-                           Remark, Transcribed, in_words)
+from core.pipeline import (AnswerAudio, AnswerText, Asked, Done, Heard, Loading, PhotoTaken, QualityMeasured,
+                           Queued, Remark, Transcribed, in_words)
 
 from . import browser, resources
 from .render import LAST_ANSWER_ID, answer_html, question_html, show_confidence, show_speech, speak_message
@@ -69,7 +69,7 @@ def take_photo(data: bytes, target=None) -> None:
                 s.set_photo(event.photo)
                 browser.stop()
                 browser.announce("Photo received.")
-            elif isinstance(event, Checked):
+            elif isinstance(event, QualityMeasured):
                 s.quality = event.quality
                 if not event.quality.ok:
                     browser.announce(event.quality.guidance)

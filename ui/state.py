@@ -194,7 +194,7 @@ class Session:
 
     def keep_recording_view(self, heard: "Heard") -> None:
         """Keep a picture of the last recording and its text description, for the page."""
-        self.recording_view = (heard.spectrogram_png(), heard.check.describe())
+        self.recording_view = (heard.spectrogram_png(), heard.speech_check.describe())
 
     # --- history ------------------------------------------------------------------------------
     def delete_entry(self, entry_id: int) -> bool:

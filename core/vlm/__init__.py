@@ -46,10 +46,14 @@ class Token:
 
 
 class VisionLanguageModel(Protocol):
+    """What every answering engine offers. Optional work has a capability flag or a method that may do
+    nothing, never a method that may be missing: callers do not probe engines."""
+
     name: str
+    can_sample: bool  # True when :meth:`sample` can write an answer again with sampling (the agreement)
 
     def prepare(self, photo: Photo) -> None:
-        """May encode the photo ahead of the question (the answer then starts sooner)."""
+        """May encode the photo ahead of the question (the answer then starts sooner); may do nothing."""
 
     def stream(self, photo: Photo, history: Sequence[Turn], question: str, *, max_new_tokens: int,
                min_new_tokens: int = 0, notes: Sequence[str] = (),
@@ -60,6 +64,11 @@ class VisionLanguageModel(Protocol):
         ``tokens`` is a list, an engine that can tell its token probabilities appends a :class:`Token`
         for each generated token by the time the stream ends; others leave it empty.
         """
+
+    def sample(self, photo: Photo, history: Sequence[Turn], question: str, *, max_new_tokens: int,
+               notes: Sequence[str] = (), temperature: float = 0.7, seed: int = 0) -> str:
+        """The answer written again with sampling instead of greedy choice (the same ``seed``, the same
+        answer), for the agreement between a few answers; called only when ``can_sample``."""
 
 
 def answers_at_once(engine: str) -> int:

@@ -75,6 +75,7 @@ class TransformersLlava:
     """LLaVA, LLaVA-NeXT and LLaVA-Interleave through transformers. Build it with :meth:`load`."""
 
     name = "transformers"
+    can_sample = True
 
     def __init__(self, model: Any, processor: Any, *, model_id: str = "", options: VlmOptions = VlmOptions()):
         import torch

@@ -86,6 +86,7 @@ class OpenAICompatible:
     """A vision-language model behind an OpenAI-compatible chat completions server."""
 
     name = "openai"
+    can_sample = True
 
     def __init__(self, url: str, model: str, *, api_key: str = "", options: RemoteOptions = RemoteOptions()):
         try:
