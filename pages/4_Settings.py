@@ -13,14 +13,13 @@ conf = page.setup("Settings")
 st.title("Settings", anchor=False)
 asking.follow()
 st.markdown("These settings last for this visit, in this browser tab.")
-forced = conf is not None and conf.private
+forced = settings.private_for_everyone(conf)
 
 st.header("Speech", anchor=False)
 st.toggle("Speak answers automatically", key=settings.key("auto_speak"))
 st.markdown("When this is off, answers are shown as text with a Play button, for your screen reader "
             "to read in its own voice.")
-st.radio("Speech speed", RATES, key=settings.key("rate"), horizontal=True,
-         format_func=lambda r: f"{r:g}x" + (" (normal)" if r == 1 else ""))
+st.radio("Speech speed", RATES, key=settings.key("rate"), horizontal=True, format_func=settings.rate_label)
 private = st.toggle("Private mode", key=settings.key("private"), disabled=forced)
 st.markdown(settings.privacy_note(conf))
 st.radio("Voice", list(VOICES), key=settings.key("voice"), format_func=VOICES.get, disabled=private or forced)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from .state import Prefs, session
 
-__all__ = ["take_changes", "key", "privacy_note"]
+__all__ = ["take_changes", "key", "rate_label", "private_for_everyone", "privacy_note"]
 
 
 def key(name: str) -> str:
@@ -26,9 +26,18 @@ def take_changes() -> None:
                            if f"pref-{name}" in st.session_state})
 
 
+def rate_label(rate: float) -> str:
+    return f"{rate:g}x" + (" (normal)" if rate == 1 else "")
+
+
+def private_for_everyone(conf) -> bool:
+    """Whoever runs SeeSay switched private mode on (``conf`` None: the settings are wrong)."""
+    return conf is not None and conf.private
+
+
 def privacy_note(conf) -> str:
     """What private mode keeps on this server, with these settings (``conf`` None: they are wrong)."""
-    forced = conf is not None and conf.private
+    forced = private_for_everyone(conf)
     return (
         "In private mode answers are read by the offline voice, and the Google voice is never used" +
         (": nothing you do leaves this SeeSay server." if conf is None or conf.vlm_engine != "openai" else
