@@ -10,7 +10,6 @@ from ui.render import guard
 conf = page.setup("Home")
 
 st.title("SeeSay: hear what is in a photo", anchor=False)
-asking.follow()
 st.markdown(
     "Take a photo or choose one, and SeeSay tells you what is in it, out loud. "
     "Then ask about it by voice or by typing: *what does the label say?*, *is the light on?* "
@@ -51,3 +50,4 @@ with guard():
 
 st.header("Privacy", anchor=False)
 st.markdown(home.privacy(conf))
+asking.follow()  # last: the answers being written, as they come

@@ -23,13 +23,15 @@ if arrived is not None:
 st.header("Description", anchor=False)
 if s.photo is None:
     st.markdown("No photo yet. Take or choose one above, and SeeSay describes it out loud.")
+    asking.follow()  # an answer about an earlier photo may still be coming
     st.stop()
 show_photo(s, s.photo.key)  # its alt text is its description, once there is one
 with guard():
-    asking.show_conversation()
+    asking.show_conversation(say_when_empty=False)
 asking.show_guidance(describe=True)
 if not s.flawed:
     st.markdown("**More detail** asks for a longer description, with any writing read out word for word.")
     st.button("More detail", key="more-detail", on_click=asking.ask, args=(DESCRIBE_DETAIL, Kind.DETAIL, True))
 widgets.quick_buttons("describe", ("read", "colours", "people", "ahead"))
 st.page_link("pages/2_Ask_by_voice.py", label="Ask a question about this photo")
+asking.follow()  # last: the answers being written, as they come

@@ -36,5 +36,6 @@ widgets.quick_buttons("ask", tuple(QUICK))
 # --- the conversation ---------------------------------------------------------------------------
 st.header("Conversation", anchor=False)
 with guard():
-    asking.show_conversation()
+    asking.show_conversation(say_when_empty=True)
 widgets.recording_view()
+asking.follow()  # last: the answers being written, as they come

@@ -11,6 +11,6 @@ from ui.state import session
 page.setup("History")  # works without settings and without any model
 st.title("History", anchor=False)
 widgets.flash(session())
-asking.follow()  # an answer still being written is listed here as soon as it is ready
 with guard():
     history.show()
+asking.follow()  # last: the answers being written, as they come

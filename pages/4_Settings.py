@@ -11,7 +11,6 @@ from ui.state import LANGUAGES, LENGTHS, RATES, VOICES, session
 settings.take_changes()
 conf = page.setup("Settings")
 st.title("Settings", anchor=False)
-asking.follow()
 st.markdown("These settings last for this visit, in this browser tab.")
 forced = settings.private_for_everyone(conf)
 
@@ -37,3 +36,4 @@ st.toggle("High contrast", key=settings.key("high_contrast"))
 if conf is not None:
     limit = answer_tokens(conf, session().prefs.choices())
     st.caption(f"Answers are at most about {limit} tokens long (a token is about three quarters of a word).")
+asking.follow()  # last: the answers being written, as they come

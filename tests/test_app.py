@@ -145,21 +145,10 @@ def app(page: str | None = None):
     return at.switch_page(page).run()  # straight there, as with a link: Home does not run first
 
 
-def finish(at):
-    """Run the page, wait until the session's worker has done all it can (answers are written apart
-    from the page's runs, ui.jobs), then run the page again: it says and shows what they came to."""
-    at.run()
-    s = session(at)
-    while (worker := s.worker) is not None:
-        worker.join(TIMEOUT)
-        assert not worker.is_alive(), "the answer took too long"
-    return at.run()
-
-
 def with_photo(page=ASK, photo=None):
     at = app(page)
     at.file_uploader[0].upload("photo.png", photo or png(), "image/png")
-    finish(at)
+    at.run()
     assert_no_crash(at)
     assert session(at).photo is not None
     return at
@@ -168,7 +157,7 @@ def with_photo(page=ASK, photo=None):
 def ask_typed(at, text):
     at.text_input(key="ask-text").input(text)
     at.form_submit_button[0].click()
-    return finish(at)
+    return at.run()
 
 
 def settings_page(at):
@@ -341,7 +330,7 @@ def test_photo_from_camera_is_described_and_spoken(app_env):
     at = app(DESCRIBE)
     assert [h.value for h in at.header][0] == "Take or choose a photo"  # before the camera
     at.camera_input[0].upload("photo.jpg", jpeg(), "image/jpeg")
-    finish(at)
+    at.run()
     assert_no_crash(at)
     s = session(at)
     assert [e.kind for e in s.entries] == ["describe"]
@@ -366,7 +355,7 @@ def test_photo_from_uploader_and_more_detail(app_env, asked):
     assert [e.kind for e in session(at).entries] == ["describe"]
     assert asked[-1].max_new_tokens == NORMAL_TOKENS
     button(at, "More detail").click()
-    finish(at)
+    at.run()
     assert_no_crash(at)
     s = session(at)
     assert [e.kind for e in s.entries] == ["describe", "detail"]
@@ -381,7 +370,7 @@ def test_photo_from_uploader_and_more_detail(app_env, asked):
 def test_spoken_question_is_transcribed_answered_and_drawn(app_env, spoken_question):
     at = with_photo(ASK)
     at.audio_input[0].upload("question.wav", spoken_question)
-    finish(at)
+    at.run()
     assert_no_crash(at)
     s = session(at)
     assert [e.kind for e in s.entries] == ["voice"]
@@ -479,7 +468,7 @@ def test_bad_photo_is_refused_and_the_old_photo_kept(app_env):
     at = with_photo(DESCRIBE)
     key, entries = session(at).photo.key, len(session(at).entries)
     at.file_uploader[0].upload("photo.jpg", b"this is not a photo", "image/jpeg")
-    at.run()  # refused at once: nothing goes on after it
+    at.run()
     assert_no_crash(at)
     assert at.error and "photo" in at.error[0].value.lower()
     s = session(at)
@@ -498,7 +487,7 @@ def test_unusable_recordings_are_explained(app_env, recording, words):
     at = with_photo(ASK)
     ask_typed(at, "What is it?")
     at.audio_input[0].upload("question.wav", recording)
-    finish(at)
+    at.run()
     assert_no_crash(at)
     assert at.error and words in at.error[0].value.lower()
     assert at.error[0].value in announced(at)
@@ -510,7 +499,7 @@ def test_unusable_recordings_are_explained(app_env, recording, words):
 def test_silent_recording_still_gets_its_text_alternative(app_env):
     at = with_photo(ASK)
     at.audio_input[0].upload("question.wav", wav(np.zeros(32000)))
-    finish(at)
+    at.run()
     assert at.error
     assert any("no speech heard" in m.value for m in at.markdown)
 
@@ -641,7 +630,7 @@ def test_missing_model_folder_is_explained_everywhere(app_env, monkeypatch, tmp_
 
         at.switch_page(DESCRIBE).run()
         at.camera_input[0].upload("photo.jpg", jpeg(), "image/jpeg")
-        finish(at)
+        at.run()
         assert_no_crash(at)
         assert at.error and session(at).photo is not None  # the photo is kept for later
         at.switch_page(HISTORY).run()
@@ -665,12 +654,12 @@ def test_without_speech_recognition_typed_questions_still_work(app_env, monkeypa
         assert any("type your questions" in m.value for m in at.markdown)
         at.switch_page(ASK).run()
         at.file_uploader[0].upload("photo.png", png(), "image/png")
-        finish(at)
+        at.run()
         ask_typed(at, "What is it?")
         assert_no_crash(at)
         assert [e.kind for e in session(at).entries] == ["typed"]
         at.audio_input[0].upload("question.wav", spoken_question)
-        finish(at)
+        at.run()
         assert_no_crash(at)
         assert at.error and "Speech recognition is not available" in at.error[0].value
         assert len(session(at).entries) == 1
@@ -745,6 +734,38 @@ def test_speak_this_answer_explains_when_no_voice_can_and_lets_them_try_again(ap
     assert session(at).entries[-1].speech and sent(at, "clip")[-1]["play"]
 
 
+# --- answers written apart from the page's runs ---------------------------------------------------
+
+
+@pytest.mark.models
+def test_a_rerun_or_another_page_says_and_plays_nothing_twice(app_env):
+    at = with_photo(ASK)
+    ask_typed(at, "What is it?")
+    s = session(at)
+    said, clips = announced(at), sent(at, "clip")
+    assert said.count("Thinking…") == 1 and said.count("Answer ready.") == 1 and clips
+    for page in (ASK, HISTORY, SETTINGS, DESCRIBE, ASK):
+        at.switch_page(page).run()
+        assert_no_crash(at)
+    assert announced(at) == said and sent(at, "clip") == clips
+    assert [e.question for e in s.entries] == ["What is it?"] and last_answers(at) == 1
+
+
+def test_the_settings_page_writes_the_preferences_once_a_run(monkeypatch):
+    from ui.state import Session
+
+    writes = []
+    real = Session.set_prefs
+    monkeypatch.setattr(Session, "set_prefs", lambda self, **changes: writes.append(changes) or real(self, **changes))
+    at = app(SETTINGS)
+    assert_no_crash(at)
+    assert len(writes) == 1
+    writes.clear()
+    at.radio(key="pref-rate").set_value(1.5).run()
+    assert len(writes) == 1 and writes[0]["rate"] == 1.5 and session(at).prefs.rate == 1.5
+    assert any('"rate":1.5' in h.value for h in at.get("html"))  # the player's speed, in this very run
+
+
 # --- one way into core: each piece of work done once, said once --------------------------------
 
 
@@ -766,7 +787,7 @@ def test_each_recording_is_decoded_once_and_each_question_language_detected_once
     monkeypatch.setattr(language, "detect_language", counting("detect", language.detect_language))
     at = with_photo(ASK)
     at.audio_input[0].upload("question.wav", spoken_question)
-    finish(at)
+    at.run()
     assert_no_crash(at)
     assert session(at).entries[-1].kind == "voice"
     assert (calls["decode"], calls["check"], calls["detect"]) == (1, 1, 0)  # Whisper gave the language
@@ -808,12 +829,12 @@ def test_a_question_that_comes_before_its_photo_is_answered_when_the_photo_arriv
         ask_typed(at, "What is in the photo?")
     else:
         at.audio_input[0].upload("question.wav", spoken_question)
-        finish(at)
+        at.run()
     assert_no_crash(at)
     assert not at.error and session(at).entries == []
     assert any(WAITING_FOR_PHOTO in i.value for i in at.info) and WAITING_FOR_PHOTO in announced(at)
     at.file_uploader[0].upload("photo.png", png(), "image/png")
-    finish(at)
+    at.run()
     assert_no_crash(at)
     s = session(at)
     assert [e.kind for e in s.entries] == [kind] and not s.pending
@@ -843,7 +864,7 @@ def blurred_jpeg() -> bytes:
 def test_a_blurry_photo_gets_guidance_first_and_can_be_described_anyway(app_env):
     at = app(DESCRIBE)
     at.camera_input[0].upload("photo.jpg", blurred_jpeg(), "image/jpeg")
-    finish(at)
+    at.run()
     assert_no_crash(at)
     s = session(at)
     assert s.photo is not None and s.entries == []  # no model ran: the guidance comes first
@@ -852,8 +873,7 @@ def test_a_blurry_photo_gets_guidance_first_and_can_be_described_anyway(app_env)
     assert [w.value for w in at.warning] == [guidance]
     assert guidance in announced(at)
     assert any(c["kind"] == "message" and c["play"] for c in sent(at, "clip"))  # and spoken
-    button(at, "Describe anyway").click()
-    finish(at)
+    button(at, "Describe anyway").click().run()
     assert_no_crash(at)
     assert [e.kind for e in session(at).entries] == ["describe"]
     assert not at.warning  # the person chose to go on: the guidance is not repeated
@@ -865,13 +885,12 @@ def test_a_question_waiting_for_a_flawed_photo_is_answered_only_when_asked_anywa
     at = app(ASK)
     ask_typed(at, "What is in the photo?")
     at.file_uploader[0].upload("photo.png", flat_png(), "image/png")
-    finish(at)
+    at.run()
     assert_no_crash(at)
     s = session(at)
     assert s.entries == [] and len(s.pending) == 1 and "featureless" in {f.kind for f in s.quality.findings}
     assert at.warning and "point the camera" in at.warning[0].value.lower()
-    button(at, "Answer anyway").click()
-    finish(at)
+    button(at, "Answer anyway").click().run()
     assert_no_crash(at)
     assert [e.question for e in session(at).entries] == ["What is in the photo?"] and not session(at).pending
 
@@ -886,8 +905,7 @@ def test_quick_questions_are_buttons_that_ask_their_own_question(app_env, page, 
     names = ("read", "colours", "people", "ahead") if page == DESCRIBE else tuple(QUICK)
     assert all(QUICK[n].label in labels for n in names)
     before = len(session(at).entries)
-    button(at, QUICK["ahead"].label).click()
-    finish(at)
+    button(at, QUICK["ahead"].label).click().run()
     assert_no_crash(at)
     entry = session(at).entries[-1]
     assert len(session(at).entries) == before + 1 and entry.kind == "quick" and entry.question == QUICK["ahead"].label
@@ -906,8 +924,7 @@ def test_read_the_text_is_the_text_readers_words_not_the_models(app_env):
 
     label = next(s for s in samples(["clean"]) if s.kind == "label")  # a medicine label on a table
     at = with_photo(ASK, photo=image_bytes(label.image, "PNG"))
-    button(at, QUICK["read"].label).click()
-    finish(at)
+    button(at, QUICK["read"].label).click().run()
     assert_no_crash(at)
     entry = session(at).entries[-1]
     assert entry.engines.get("ocr") and "vlm" not in entry.engines  # no model paraphrase

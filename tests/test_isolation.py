@@ -480,26 +480,15 @@ def crashed(at) -> list[str]:
     return [e.value for e in at.exception] + [e.value for e in at.error if "Traceback" in e.value]
 
 
-def finish(at) -> None:
-    """Run the page, wait until the session's worker has done all it can (answers are written apart
-    from the page's runs), then run the page again: it shows and says what they came to."""
-    at.run()
-    s = state(at)
-    while (worker := s.worker) is not None:
-        worker.join(APP_TIMEOUT)
-        assert not worker.is_alive(), "the answer took too long"
-    at.run()
-
-
 def upload_photo(at, data: bytes, name: str = "photo.png") -> None:
     at.file_uploader[0].upload(name, data, "image/png")
-    finish(at)
+    at.run()
 
 
 def ask_typed(at, text: str) -> None:
     at.text_input(key="ask-text").input(text)
     at.form_submit_button[0].click()
-    finish(at)
+    at.run()
 
 
 @pytest.fixture

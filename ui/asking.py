@@ -27,7 +27,7 @@ from .render import answer_html, entry_heading, problem, question_html, say_erro
 from .state import Kind, Pending, Session, session
 
 __all__ = ["take_photo", "show_guidance", "ask", "ask_typed", "ask_recorded", "new_photo", "go_on", "show_conversation",
-           "follow", "LOADING", "WAITING_FOR_PHOTO", "WAITING_FOR_ANSWER", "POLL_SECONDS"]
+           "follow", "LOADING", "WAITING_FOR_PHOTO", "WAITING_FOR_ANSWER"]
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,10 @@ WAITING_FOR_PHOTO = ("Your question is kept: SeeSay answers it as soon as your p
                      "If you have not chosen a photo yet, take or choose one now.")
 WAITING_FOR_ANSWER = "Your question is kept: SeeSay answers it as soon as the answer before it is ready."
 OTHERS_FIRST = "Other people's questions are being answered first. Please wait."
-#: how often a page looks at an answer being written (its text grows, its clips are sent)
-POLL_SECONDS = 0.25
+#: the longest a page's run following an answer waits without a message to the browser: a click
+#: stops a run only when it sends one
+HEARTBEAT_SECONDS = 0.25
+_WORK = "_seesay_work_place"  # st.session_state: where this run draws the work going on, and the count so far
 
 
 # --- in ------------------------------------------------------------------------------------------
@@ -146,37 +148,72 @@ def _forget_failed(s: Session) -> None:
 
 # --- out -----------------------------------------------------------------------------------------
 
-def show_conversation() -> None:
-    """The conversation about the current photo: its answers, then those being written and those
-    waiting, followed as they go on (the Ask and Describe pages)."""
+def show_conversation(*, say_when_empty: bool) -> None:
+    """The conversation about the current photo: its answers, then a place for those being written and
+    those waiting (Ask and Describe), which :func:`follow` keeps up to date. ``say_when_empty``: with
+    none of these, say so (and, without a photo, to take one first)."""
     s = session()
     _close_finished(s)
     with s.lock:
         entries = s.conversation_entries()
-        busy = any(not job.done for job in s.jobs)
+        busy = s.worker is not None or any(not job.closed for job in s.jobs)
     asked = 0
     for i, entry in enumerate(entries, start=1):
         asked += not entry.kind.is_description
         show_entry(entry, heading=entry_heading(entry.kind, entry.question, asked),
-                           play=i == len(entries) and not busy)
-    _follow(True, asked)
+                   play=i == len(entries) and not busy)
+    empty = ""
+    if say_when_empty and not entries:
+        empty = ("No questions about this photo yet." if s.photo is not None else
+                 "Take or choose a photo first, then ask about it.")
+    st.session_state[_WORK] = (st.empty(), asked, empty)
 
 
 def follow() -> None:
-    """Every other page: an answer being written elsewhere goes on being said and played here, the
-    page says so, and shows its end (the History page lists it as soon as it is ready)."""
-    for job in _close_finished(session()):
-        if job.error is not None:
-            st.error(problem(job.error))  # shown where it is said; the conversation keeps it
-    _follow(False, 0)
+    """The last call of every page: the work still going on is said, played and drawn as it comes
+    (where :func:`show_conversation` kept a place for it; on other pages, that an answer is being
+    written), until it is done; then the page is drawn again, whole. A click stops this run at once
+    (a new run follows on from where it stopped): the work itself goes on, on its own thread."""
+    s = session()
+    place, asked, empty = st.session_state.pop(_WORK, (None, 0, ""))
+    conversation = place is not None
+    if not conversation:
+        for job in _close_finished(s):
+            if job.error is not None:
+                st.error(problem(job.error))  # shown where it is said; its conversation keeps it
+        place = st.empty()
+    beat = st.empty()
+    drawn = None
+    while True:
+        version = s.version  # what comes after this look wakes the wait below
+        with s.lock:  # one look: the worker adds the next job before it marks this one done
+            busy = s.worker is not None
+            looks = [(job, *job.snapshot()) for job in s.jobs]
+            waiting = [q for q in s.pending if conversation and q.conversation in (0, s.conversation)]
+            state = (s.conversation, s.photo, s.flawed)
+        for job, events, _ in looks:
+            if job.started and not job.closed:
+                _say(job, events, final=False)
+        shape = [(id(job), len(events), done) for job, events, done in looks] + [id(q) for q in waiting]
+        if shape != drawn:
+            with place.container():
+                _draw(looks, waiting, conversation, asked, empty, *state)
+            drawn = shape
+        else:
+            beat.empty()  # a message to the browser: the moment a click can stop this run
+        if any(done and not job.closed for job, _, done in looks):
+            st.rerun()  # an answer is whole: the page draws it as such, and says it is ready
+        if not busy:
+            return
+        s.wait_for_change(version, HEARTBEAT_SECONDS)
 
 
 def _close_finished(s: Session) -> list[jobs.Job]:
-    """In the page's own run: say the rest and the end of every finished job, then let go of it (one
-    that failed stays with its conversation until the next question). Returns the jobs closed."""
+    """Say the rest and the end of every finished job, then let go of it (one that failed stays with
+    its conversation until the next question). Returns the jobs closed."""
     with s.lock:
         looks = [(job, *job.snapshot()) for job in s.jobs if not job.closed]
-    closed = [job for job, events, done in looks if done]
+    closed = [job for job, _, done in looks if done]
     for job, events, done in looks:
         if done:
             _say(job, events, final=True)
@@ -185,31 +222,20 @@ def _close_finished(s: Session) -> list[jobs.Job]:
     return closed
 
 
-def _follow(conversation: bool, asked: int) -> None:
-    s = session()
-    with s.lock:
-        busy = any(not job.done for job in s.jobs)
-    # While something is being written, the fragment runs again by itself, without the rest of the page.
-    st.fragment(_follow_run, run_every=POLL_SECONDS if busy else None)(conversation, asked)
-
-
-def _follow_run(conversation: bool, asked: int) -> None:
-    browser.fragment_run()
-    s = session()
-    with s.lock:  # one look: the worker adds the next job before it marks this one done
-        looks = [(job, *job.snapshot()) for job in s.jobs]
-        current, photo, flawed = s.conversation, s.photo, s.flawed
-        waiting = [q for q in s.pending if conversation and q.conversation in (0, current)]
-    if any(done and not job.closed for job, _, done in looks):
-        st.rerun()  # a finished answer is drawn whole by the page, which says it is ready
-    for job, events, _ in looks:
-        if job.started and not job.closed:
-            _say(job, events, final=False)
-        if conversation and job.conversation in (0, current):
-            asked = _show(job, events, asked)
-        elif not conversation and job.kind is not None and not job.closed:
-            st.info("SeeSay is still writing an answer. It goes into the history as soon as it is ready, "
+def _draw(looks: list, waiting: list, conversation: bool, asked: int, empty: str, current: int, photo,
+          flawed: bool) -> None:
+    """The work going on: in the conversation, each question as it is answered and those waiting (or
+    ``empty``, without any); elsewhere, that an answer is being written."""
+    if not conversation:
+        if any(job.kind is not None and not done for job, _, done in looks):
+            st.info("SeeSay is still writing an answer. It appears in the history as soon as it is ready, "
                     "and is spoken then if speech is on.")
+        return
+    shown = [(job, events) for job, events, _ in looks if job.conversation == current or job.kind is None]
+    if empty and not waiting and not any(job.kind is not None for job, _ in shown):
+        st.markdown(empty)
+    for job, events in shown:
+        asked = _show(job, events, asked)
     for question in waiting:
         asked += not question.kind.is_description
         _show_waiting(question, asked, photo, flawed)

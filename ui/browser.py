@@ -3,8 +3,7 @@
 The JavaScript in ``assets/seesay.js`` creates the live region and the player once, in
 ``document.body``, outside Streamlit's React tree, so reruns and page changes do not rebuild them.
 Python talks to it through *commands* (announce a message, queue a clip), each sent as a small
-``st.html`` script appended to a hidden container at the top of the page, from the page's run or
-from a fragment that follows an answer being written (:func:`fragment_run`). Each command is a new
+``st.html`` script appended to a hidden container at the top of the page. Each command is a new
 element, so the browser runs every one of them even when updates arrive in a burst, and each has
 an id, so a rerun never says or plays anything twice.
 
@@ -26,16 +25,14 @@ import streamlit as st
 
 from .state import Prefs, session
 
-__all__ = ["start", "fragment_run", "announce", "announce_later", "play", "new_answer", "stop", "css", "data_url",
-           "script"]
+__all__ = ["start", "announce", "announce_later", "play", "new_answer", "stop", "css", "data_url", "script"]
 
 _BRIDGE = "seesay_bridge"  # key of the hidden container (CSS class st-key-seesay_bridge)
 _RUN_KEY = "_seesay_bridge_run"  # the container of the current run, in st.session_state
-# Commands of the latest run (of the page or of a fragment), sent again by the next one: a run that
-# ends in st.rerun(), or is cut short by a click, can lose its last commands before the browser gets
-# them. The browser skips ids it has already run.
+# Commands of the latest run, sent again by the next one: a run that ends in st.rerun(), or is cut
+# short by a click, can lose its last commands before the browser gets them. The browser skips ids it
+# has already run.
 _LAST_RUN = "_seesay_bridge_sent"
-_PAGE_RUN = "_seesay_bridge_page_run"  # set by start(): the page's own run is going on
 _counter = itertools.count()
 _MAX_LOG = 500
 
@@ -93,33 +90,14 @@ def start(prefs: Prefs) -> None:
     st.session_state[_RUN_KEY] = bridge
     bridge.html(f"<script>{_boot_js()}</script>" + script({"config": {"rate": prefs.rate}}),
                 unsafe_allow_javascript=True)
-    _send_again()
-    st.session_state[_PAGE_RUN] = True
+    previous = st.session_state.get(_LAST_RUN, [])
+    st.session_state[_LAST_RUN] = []
+    if previous:
+        bridge.html(script({"commands": previous}), unsafe_allow_javascript=True)
     s = session()
     later, s.later = s.later, []
     for text in later:
         announce(text)
-
-
-def fragment_run() -> None:
-    """A fragment starts (``st.fragment``): when it runs again on its own, after the page's run, its
-    commands go on where the page's stopped, and the previous run's are sent again first."""
-    bridge = st.session_state.get(_RUN_KEY)
-    if bridge is not None:
-        # A fragment's rerun may write only where its run inside the page's own run wrote: this is
-        # that place in the hidden container, kept for the commands.
-        bridge.empty()
-    if st.session_state.pop(_PAGE_RUN, False):
-        return  # the fragment's first run, inside the page's own: start() did this
-    _send_again()
-
-
-def _send_again() -> None:
-    previous = st.session_state.get(_LAST_RUN, [])
-    st.session_state[_LAST_RUN] = []
-    bridge = st.session_state.get(_RUN_KEY)
-    if previous and bridge is not None:
-        bridge.html(script({"commands": previous}), unsafe_allow_javascript=True)
 
 
 def announce_later(text: str) -> None:

@@ -8,7 +8,8 @@ answer to the history itself when it is done, whether a page is watching or not.
 answered one at a time, in the order they were asked (``Session.pending``).
 
 Pages only read the record (:mod:`ui.asking`), and count there what they have said and played,
-so a rerun says nothing twice.
+so a rerun says nothing twice; the session wakes the page's run that follows the work
+(``Session.poke``) as each piece comes.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class Job:
                                       entry_id=self.entry_id, conversation=self.conversation)
                 with self._lock:
                     self.events.append(event)
+                session.poke()
         except SeeSayError as error:
             self.error = error
         except Exception as error:  # a bug: the page says sorry, the log keeps the details
@@ -149,6 +151,7 @@ def _work(session: Session, pipeline: Any) -> None:
                     session.jobs.append(upcoming)
             if job is not None:
                 job._finish()
+                session.poke()
             if upcoming is None:
                 session.worker = None
                 return

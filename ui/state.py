@@ -146,6 +146,9 @@ class Session:
     confirm_delete_all: bool = False
     # Page runs and the worker thread (ui.jobs) both change the photo, the questions and the history.
     lock: Any = field(default_factory=threading.RLock, repr=False, compare=False)
+    # The worker says something came (a piece of an answer, its end) to the page's run following it.
+    changed: Any = field(default_factory=threading.Condition, repr=False, compare=False)
+    version: int = 0  # counts what came
 
     # --- photo and conversation -------------------------------------------------------------
     def set_photo(self, photo: Any, quality: Any = None) -> PhotoRecord:
@@ -223,6 +226,19 @@ class Session:
     def go_on(self) -> None:
         """The person chose to have the current photo answered as it is, despite its guidance."""
         self.anyway = True
+
+    def poke(self) -> None:
+        """Something came (from the worker): wake the page's run waiting for it."""
+        with self.changed:
+            self.version += 1
+            self.changed.notify_all()
+
+    def wait_for_change(self, seen: int, timeout: float) -> int:
+        """Wait until something comes after ``seen`` (a :attr:`version`), at most ``timeout`` seconds;
+        returns the version now."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.version != seen, timeout)
+            return self.version
 
     def next_question(self) -> Optional[Pending]:
         """The first question that can be answered now (taken off the list), or None: the first one

@@ -15,6 +15,7 @@ from browserkit import (
     LAST_ANSWER,
     PAGES,
     audio_events,
+    audio_state,
     go_to,
     live_region_log,
     open_page,
@@ -97,6 +98,16 @@ def wait_for_partial_answer(page, log: int) -> str:
     return partial
 
 
+def open_link(page, target) -> None:
+    """Follow the sidebar link to ``target`` and wait for its title, not for its run to end: while an
+    answer is written, the page's run follows it to the end."""
+    expand = page.locator("[data-testid=stExpandSidebarButton]")
+    if expand.is_visible():
+        expand.click()
+    page.locator("[data-testid=stSidebarNav]").get_by_role("link", name=target.link, exact=True).click()
+    page.get_by_role("heading", level=1, name=target.title).wait_for()
+
+
 def history_answers(page, log: int) -> list[str]:
     """The answers the History page lists, once it lists one (``log``: where the question began in the
     live region's log, for the message when it does not)."""
@@ -144,10 +155,13 @@ def test_another_page_and_a_setting_while_an_answer_is_written_lose_nothing(page
     log = len(live_region_log(page))
     type_question(page, "What is in the photo?")
     partial = " ".join(wait_for_partial_answer(page, log).split())
-    go_to(page, SETTINGS)  # another page, while the answer is written
+    open_link(page, SETTINGS)  # another page, while the answer is written
     page.get_by_role("radiogroup", name="Speech speed").get_by_text("1.25x").click()  # and a setting
-    settle(page)
-    go_to(page, HISTORY)
+    wait_until(page, "() => document.getElementById('seesay-audio').playbackRate === 1.25",
+               "the new speech speed did not reach the player")
+    assert "Answer ready." not in live_region_log(page)[log:], (
+        f"the answer was whole before the setting changed: make LONG_ANSWER_TOKENS ({LONG_ANSWER_TOKENS}) larger")
+    open_link(page, HISTORY)
     if "Answer ready." not in live_region_log(page)[log:]:
         page.get_by_text("SeeSay is still writing an answer.", exact=False).wait_for()
     answers = history_answers(page, log)  # the page lists it as soon as it is ready, by itself
@@ -156,9 +170,9 @@ def test_another_page_and_a_setting_while_an_answer_is_written_lose_nothing(page
     said = live_region_log(page)[log:]
     assert said.count("Answer ready.") == 1 and said.count("Thinking…") == 1, said
     # Its voice was heard wherever the person was, at the speed chosen meanwhile.
-    spoken = [e for e in audio_events(page) if e["type"] == "playing" and e["id"] == "seesay-audio"
-              and e["duration"] > 0.3]
-    assert spoken and spoken[-1]["rate"] == 1.25, spoken
+    wait_until(page, """() => window.__audioEvents.some(e => e.type === 'playing' && e.id === 'seesay-audio'
+                                                         && e.duration > 0.3)""", "the answer was not spoken")
+    assert audio_state(page)["rate"] == 1.25
     go_to(page, ASK)
     answer = " ".join(page.locator(LAST_ANSWER).inner_text().split())
     assert answer == answers[0]  # the conversation has it too
