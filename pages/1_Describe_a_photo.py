@@ -31,7 +31,8 @@ with guard():
 asking.show_guidance(describe=True)
 if not s.flawed:
     st.markdown("**More detail** asks for a longer description, with any writing read out word for word.")
-    st.button("More detail", key="more-detail", on_click=asking.ask, args=(DESCRIBE_DETAIL, Kind.DETAIL, True))
+    st.button("More detail", key="more-detail", on_click=asking.ask,
+              args=(DESCRIBE_DETAIL, Kind.DETAIL, True))
 widgets.quick_buttons("describe", ("read", "colours", "people", "ahead"))
 st.page_link("pages/2_Ask_by_voice.py", label="Ask a question about this photo")
 asking.follow()  # last: the answers being written, as they come

@@ -756,7 +756,8 @@ def test_the_settings_page_writes_the_preferences_once_a_run(monkeypatch):
 
     writes = []
     real = Session.set_prefs
-    monkeypatch.setattr(Session, "set_prefs", lambda self, **changes: writes.append(changes) or real(self, **changes))
+    monkeypatch.setattr(Session, "set_prefs",
+                        lambda self, **changes: writes.append(changes) or real(self, **changes))
     at = app(SETTINGS)
     assert_no_crash(at)
     assert len(writes) == 1

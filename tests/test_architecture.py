@@ -79,14 +79,16 @@ def _page_logic(source: str) -> dict[str, list[str]]:
     writes = [n for n in nodes if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign))
               and any(isinstance(t, (ast.Attribute, ast.Subscript))
                       for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))]
-    statements = [n for n in nodes if isinstance(n, ast.stmt) and not isinstance(n, (ast.Import, ast.ImportFrom))]
+    statements = [n for n in nodes
+                  if isinstance(n, ast.stmt) and not isinstance(n, (ast.Import, ast.ImportFrom))]
     if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant):
         statements.remove(tree.body[0])  # the docstring
     return {
         "loops": where((ast.For, ast.AsyncFor, ast.While, ast.comprehension)),
         "functions": where((ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)),
         "writes to the session or its state": [f"line {n.lineno}" for n in writes],
-        "the question queue": [f"line {n.lineno}" for n in nodes if isinstance(n, ast.Attribute) and n.attr == "pending"],
+        "the question queue": [f"line {n.lineno}" for n in nodes
+                               if isinstance(n, ast.Attribute) and n.attr == "pending"],
         "branches": where((ast.If, ast.IfExp, ast.BoolOp, ast.Try, ast.Match)),
         "statements": [f"line {n.lineno}" for n in statements],
     }
@@ -97,7 +99,8 @@ def _thin(logic: dict[str, list[str]]) -> list[str]:
     problems = [f"{what}: {found}" for what, found in logic.items()
                 if found and what not in ("branches", "statements")]
     if len(logic["branches"]) > MAX_PAGE_BRANCHES:
-        problems.append(f"{len(logic['branches'])} branches (at most {MAX_PAGE_BRANCHES}): {logic['branches']}")
+        problems.append(f"{len(logic['branches'])} branches (at most {MAX_PAGE_BRANCHES}): "
+                        f"{logic['branches']}")
     if len(logic["statements"]) > MAX_PAGE_STATEMENTS:
         problems.append(f"{len(logic['statements'])} statements (at most {MAX_PAGE_STATEMENTS})")
     return problems
@@ -118,7 +121,8 @@ def test_the_thinness_check_catches_logic_in_a_page():
     problems = " ".join(_thin(_page_logic(page)))
     for what in ("loops", "functions", "writes to the session", "the question queue", "statements"):
         assert what in problems, what
-    assert not _thin(_page_logic("import streamlit as st\nst.title('Hi')\nif st.button('Go'):\n    st.write('Gone')\n"))
+    thin = "import streamlit as st\nst.title('Hi')\nif st.button('Go'):\n    st.write('Gone')\n"
+    assert not _thin(_page_logic(thin))
 
 
 def test_the_choice_to_answer_a_flawed_photo_is_made_in_one_place():
@@ -126,7 +130,8 @@ def test_the_choice_to_answer_a_flawed_photo_is_made_in_one_place():
     places = []
     for path in APP:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.value.value is True \
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) \
+                    and node.value.value is True \
                     and any(isinstance(t, ast.Attribute) and t.attr == "anyway" for t in node.targets):
                 places.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert len(places) == 1 and places[0].startswith("ui/"), places

@@ -70,7 +70,8 @@ def test_questions_are_answered_in_order_each_knowing_the_answers_before_it_with
         asking(s, question, photo)
     jobs.start(s, pipeline)
     answered(s)
-    assert [(e.question, e.answer) for e in s.entries] == [(q, f"answer to {q}") for q in ("first", "second", "third")]
+    asked = ("first", "second", "third")
+    assert [(e.question, e.answer) for e in s.entries] == [(q, f"answer to {q}") for q in asked]
     assert [len(history) for _, history in pipeline.asked] == [0, 1, 2]
     assert pipeline.asked[2][1][1].answer == "answer to second"
     assert all(job.done and job.error is None for job in s.jobs) and not s.pending

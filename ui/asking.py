@@ -15,7 +15,6 @@ says nothing twice.
 
 from __future__ import annotations
 
-import logging
 from typing import Union
 
 import streamlit as st
@@ -26,10 +25,8 @@ from . import browser, jobs, resources
 from .render import answer_html, entry_heading, problem, question_html, say_error, show_entry, speak_message
 from .state import Kind, Pending, Session, session
 
-__all__ = ["take_photo", "show_guidance", "ask", "ask_typed", "ask_recorded", "new_photo", "go_on", "show_conversation",
-           "follow", "LOADING", "WAITING_FOR_PHOTO", "WAITING_FOR_ANSWER"]
-
-log = logging.getLogger(__name__)
+__all__ = ["take_photo", "show_guidance", "ask", "ask_typed", "ask_recorded", "new_photo", "go_on",
+           "show_conversation", "follow", "LOADING", "WAITING_FOR_PHOTO", "WAITING_FOR_ANSWER"]
 
 LOADING = "Loading the models first. This can take a few minutes."
 WAITING_FOR_PHOTO = ("Your question is kept: SeeSay answers it as soon as your photo has arrived. "
@@ -61,7 +58,8 @@ def take_photo(data: bytes, *, describe: bool) -> None:
         if checked.quality.ok:
             s.jobs.append(jobs.photo_job(events))
             if describe:  # first, before the questions that waited for this photo
-                s.pending.insert(0, Pending(DESCRIBE, Kind.DESCRIBE, photo=taken.photo, conversation=s.conversation))
+                description = Pending(DESCRIBE, Kind.DESCRIBE, photo=taken.photo, conversation=s.conversation)
+                s.pending.insert(0, description)
         jobs.start(s, pipeline)
     browser.stop()
     browser.announce("Photo received.")
@@ -102,7 +100,8 @@ def ask(question: Union[str, bytes], kind: Kind, detail: bool = False) -> None:
         _forget_failed(s)
         answering = any(job.kind is not None and not job.done for job in s.jobs)
         photo = s.photo
-        s.pending.append(Pending(question, kind, detail, photo=photo, conversation=s.conversation if photo else 0))
+        s.pending.append(Pending(question, kind, detail, photo=photo,
+                                 conversation=s.conversation if photo is not None else 0))
         if photo is not None:
             s.go_on()
         jobs.start(s, resources.pipeline())

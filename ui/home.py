@@ -103,15 +103,15 @@ def _explain(failed: list) -> None:
 def privacy(conf) -> str:
     """What stays on this server, and what leaves it, with these settings (Markdown)."""
     remote = conf is not None and conf.vlm_engine == "openai"
-    return (
-        ("""
+    server = """
 - The model that answers runs on another server, which whoever runs SeeSay chose: your photos and
-  your questions are sent to it to be answered.""" if remote else "") + """
-- Your photos, recordings and questions stay on this SeeSay server""" + (" and that answering server" if remote else "") + """
+  your questions are sent to it to be answered."""
+    also = " and that answering server" if remote else ""
+    return (server if remote else "") + f"""
+- Your photos, recordings and questions stay on this SeeSay server{also}
   and in this browser tab only. They are kept in memory for this visit, never saved to disk, and are
   gone when you close the tab or delete them on the History page.
 - The **Google voice** (gTTS) sends the text of each answer to Google to turn it into speech.
   The **automatic** voice uses it when it can, unless whoever runs SeeSay chose otherwise.
 - The **offline voice** and **private mode** send nothing anywhere: all speech is made on this server.
 """
-    )

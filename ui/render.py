@@ -20,8 +20,9 @@ from core.errors import SeeSayError
 from . import browser
 from .state import Entry, Kind, Session, session
 
-__all__ = ["plain", "lang_attrs", "answer_html", "question_html", "show_answer", "show_question", "entry_heading",
-           "show_entry", "show_photo", "show_speech", "problem", "show_error", "say_error", "guard", "BUG_MESSAGE"]
+__all__ = ["plain", "lang_attrs", "answer_html", "question_html", "show_answer", "show_question",
+           "entry_heading", "show_entry", "show_photo", "show_speech", "problem", "show_error", "say_error",
+           "guard", "BUG_MESSAGE"]
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,8 @@ def show_entry(entry: Entry, *, heading: str, play: bool = True) -> None:
     if not entry.kind.is_description:  # SeeSay's own request, not the person's words
         show_question(entry.question, entry.question_language)
     # The latest answer on the page has a stable id (browser tests and skip links use it).
-    show_answer(entry.answer, entry.language, element_id=LAST_ANSWER_ID if play else "", remarks=entry.remarks)
+    show_answer(entry.answer, entry.language, element_id=LAST_ANSWER_ID if play else "",
+                remarks=entry.remarks)
     show_confidence(entry)
     if play:
         show_speech(entry)

@@ -154,7 +154,8 @@ class Session:
     def set_photo(self, photo: Any, quality: Any = None) -> PhotoRecord:
         """Make ``photo`` (with its core Quality) the current one: a new photo starts a new
         conversation, which the questions asked before any photo join."""
-        record = self.photos.get(photo.key) or PhotoRecord(photo.key, photo.jpeg(), tuple(photo.original_size))
+        record = (self.photos.get(photo.key) or
+                  PhotoRecord(photo.key, photo.jpeg(), tuple(photo.original_size)))
         with self.lock:
             self.photo, self.quality, self.anyway = photo, quality, False
             self.conversation += 1
@@ -198,10 +199,12 @@ class Session:
         """Record an answered question (``entry_id`` from :meth:`reserve_id`; ``conversation``: the one it
         was asked in, default the current one)."""
         with self.lock:
-            return self._add_entry(kind, answer, photo_key, self.reserve_id() if entry_id is None else entry_id,
+            return self._add_entry(kind, answer, photo_key,
+                                   self.reserve_id() if entry_id is None else entry_id,
                                    self.conversation if conversation is None else conversation)
 
-    def _add_entry(self, kind: Kind, answer: "Answer", photo_key: str, entry_id: int, conversation: int) -> Entry:
+    def _add_entry(self, kind: Kind, answer: "Answer", photo_key: str, entry_id: int,
+                   conversation: int) -> Entry:
         entry = Entry(
             id=entry_id, conversation=conversation, photo_key=photo_key, kind=Kind(kind),
             question=answer.question, answer=answer.text, language=answer.language,

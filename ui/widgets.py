@@ -73,7 +73,8 @@ def quick_buttons(page: str, names: tuple[str, ...]) -> None:
                 "written, with a text reader made for that.")
     row = st.container(horizontal=True, wrap=True, key=f"{page}-quick")  # a row that wraps on a phone
     for name in names:
-        row.button(QUICK[name].label, key=f"{page}-quick-{name}", on_click=asking.ask, args=(name, Kind.QUICK))
+        row.button(QUICK[name].label, key=f"{page}-quick-{name}", on_click=asking.ask,
+                   args=(name, Kind.QUICK))
 
 
 def recording_view() -> None:

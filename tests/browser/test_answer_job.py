@@ -118,7 +118,8 @@ def history_answers(page, log: int) -> list[str]:
         raise AssertionError(f"History never listed the answer; SeeSay said {live_region_log(page)[log:]}; "
                              f"the page shows:\n{shown}") from error
     settle(page)
-    return [" ".join(a.split()) for a in page.locator("[data-testid=stMain] .seesay-answer").all_inner_texts()]
+    return [" ".join(a.split()) for a in
+            page.locator("[data-testid=stMain] .seesay-answer").all_inner_texts()]
 
 
 def test_stop_speaking_stops_the_voice_not_the_answer(page, long_answers, media):
@@ -160,7 +161,8 @@ def test_another_page_and_a_setting_while_an_answer_is_written_lose_nothing(page
     wait_until(page, "() => document.getElementById('seesay-audio').playbackRate === 1.25",
                "the new speech speed did not reach the player")
     assert "Answer ready." not in live_region_log(page)[log:], (
-        f"the answer was whole before the setting changed: make LONG_ANSWER_TOKENS ({LONG_ANSWER_TOKENS}) larger")
+        f"the answer was whole before the setting changed: make LONG_ANSWER_TOKENS "
+        f"({LONG_ANSWER_TOKENS}) larger")
     open_link(page, HISTORY)
     if "Answer ready." not in live_region_log(page)[log:]:
         page.get_by_text("SeeSay is still writing an answer.", exact=False).wait_for()
