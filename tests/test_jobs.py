@@ -57,6 +57,7 @@ def answered(s: Session, timeout: float = 10) -> None:
     while (worker := s.worker) is not None:
         worker.join(timeout)
         assert not worker.is_alive(), "the worker did not finish"
+        assert s.worker is not worker, "the worker stopped without saying so: pages would wait for it forever"
 
 
 def asking(s: Session, question: str, photo=None) -> None:
@@ -138,3 +139,21 @@ def test_what_a_job_shows_so_far():
 @pytest.mark.parametrize("kind, question", [(Kind.VOICE, b"RIFF"), (Kind.QUICK, "read")])
 def test_a_spoken_or_quick_question_is_not_shown_before_it_is_understood(kind, question):
     assert jobs.Job(kind=kind, question=question).view([]).question == ""
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_worker_stopped_by_something_unexpected_leaves_no_page_waiting_for_it():
+    class Escaped(BaseException):
+        """Not an Exception: nothing in a job catches it."""
+
+    class Breaking(ScriptedPipeline):
+        def ask(self, *args, **kwargs):
+            raise Escaped
+            yield  # a generator, as the pipeline's are
+
+    s, photo = Session(), FakePhoto("p1")
+    s.set_photo(photo, OK)
+    asking(s, "first", photo)
+    jobs.start(s, Breaking())
+    answered(s)
+    assert s.worker is None and s.jobs[0].done and s.entries == []

@@ -139,25 +139,33 @@ def start(session: Session, pipeline: Any) -> None:
 def _work(session: Session, pipeline: Any) -> None:
     """The worker: each job in turn, then each question that can be answered, until none is left."""
     job: Optional[Job] = None
-    while True:
+    try:
+        while True:
+            with session.lock:
+                # The next job is in the session before this one is marked done, so a page that looks
+                # (under the lock) never finds the session idle between two questions.
+                upcoming = next((j for j in session.jobs if not j.started), None)
+                if upcoming is None:
+                    question = session.next_question()
+                    if question is not None:
+                        upcoming = _question_job(session, pipeline, question)
+                        session.jobs.append(upcoming)
+                if job is not None:
+                    job._finish()
+                if upcoming is None:
+                    session.worker = None  # under the lock: a question asked from now on starts a new one
+                    return
+                upcoming.started = True
+                job = upcoming
+            session.poke()
+            job._consume(session)
+    finally:  # also when something escapes a job: no page may wait for this worker any longer
         with session.lock:
-            # The next job is in the session before this one is marked done, so a page that looks (under
-            # the lock) never finds the session idle between two questions.
-            upcoming = next((j for j in session.jobs if not j.started), None)
-            if upcoming is None:
-                question = session.next_question()
-                if question is not None:
-                    upcoming = _question_job(session, pipeline, question)
-                    session.jobs.append(upcoming)
             if job is not None:
                 job._finish()
-                session.poke()
-            if upcoming is None:
+            if session.worker is threading.current_thread():
                 session.worker = None
-                return
-            upcoming.started = True
-            job = upcoming
-        job._consume(session)
+        session.poke()
 
 
 def _question_job(session: Session, pipeline: Any, question: Pending) -> Job:
