@@ -41,7 +41,7 @@ _WORK = "_seesay_work_place"  # st.session_state: where this run draws the work 
 
 # --- in ------------------------------------------------------------------------------------------
 
-def take_photo(data: bytes, *, describe: bool) -> None:
+def take_photo(data: bytes, *, describe: bool = False) -> None:
     """Make ``data`` the current photo (raises ImageError) and get it ready for questions in the
     background; ``describe``: then describe it (the Describe page).
 

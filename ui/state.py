@@ -1,9 +1,10 @@
 """What one browser session holds, kept in ``st.session_state`` (never on disk).
 
 One :class:`Session` per browser tab: the current photo, every question and answer (the history),
-and the person's preferences. The conversation about the current photo is not stored twice: it is
+the person's preferences, and the questions still to answer (``pending``) and being answered
+(``jobs``, see :mod:`ui.jobs`). The conversation about the current photo is not stored twice: it is
 the history entries of the current conversation, so deleting an entry also removes it from what
-the model is told next.
+the model is told next. The page's runs and the session's worker thread share it under ``lock``.
 """
 
 from __future__ import annotations
