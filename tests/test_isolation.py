@@ -489,8 +489,7 @@ def upload_photo(at, data: bytes, name: str = "photo.png") -> None:
 
 
 def ask_typed(at, text: str) -> None:
-    s = state(at)
-    at.text_input(key=f"ask-text-{s.question_round}").input(text)
+    at.text_input(key="ask-text").input(text)
     at.form_submit_button[0].click()
     at.run()
 

@@ -4,7 +4,12 @@
 * ``state``      what one browser session holds: photo, conversation, history, preferences
 * ``browser``    the JavaScript side: live region (announcer), audio player, button labels, CSS
 * ``render``     plain-text answers, photos, errors
-* ``asking``     hands photos and questions to the pipeline and puts its events on the page
+* ``asking``     photos and questions in (queued per session), answers out: said, played and drawn as
+                 they come, each thing once
+* ``jobs``       the session's worker: answers written on a thread of their own, apart from the page's
+                 runs, and kept in the history when done
+* ``widgets``    the photo inputs, the question inputs, the quick questions
+* ``history``, ``settings``, ``home``  what the History, Settings and Home pages show and do
 * ``export``     the history as an HTML document and as JSON
 * ``page``       what every page does first
 

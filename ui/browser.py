@@ -29,8 +29,9 @@ __all__ = ["start", "announce", "announce_later", "play", "new_answer", "stop", 
 
 _BRIDGE = "seesay_bridge"  # key of the hidden container (CSS class st-key-seesay_bridge)
 _RUN_KEY = "_seesay_bridge_run"  # the container of the current run, in st.session_state
-# Commands of the latest run, sent again by the next one: a run that ends in st.rerun() can lose
-# its last commands before the browser gets them. The browser skips ids it has already run.
+# Commands of the latest run, sent again by the next one: a run that ends in st.rerun(), or is cut
+# short by a click, can lose its last commands before the browser gets them. The browser skips ids it
+# has already run.
 _LAST_RUN = "_seesay_bridge_sent"
 _counter = itertools.count()
 _MAX_LOG = 500
@@ -134,11 +135,12 @@ def play(audio: bytes, mime: str, *, answer: str, index: int, autoplay: bool,
            "mime": mime, "src": data_url(audio, mime)})
 
 
-def new_answer(answer: str) -> None:
-    """A new answer without speech yet: "Play answer again" must not replay the one before it."""
-    _send({"type": "answer", "answer": answer})
+def new_answer(answer: str, *, speak: bool) -> None:
+    """Answer ``answer`` is being written (``speak``: its clips will come as it is). "Stop speaking"
+    silences it too; without speech, "Play answer again" must not replay the one before it."""
+    _send({"type": "answer", "answer": answer, "speak": bool(speak)})
 
 
 def stop() -> None:
-    """Stop speaking (for example when the photo changes)."""
+    """Stop speaking, and keep quiet the answers already begun (for example when the photo changes)."""
     _send({"type": "stop"})

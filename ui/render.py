@@ -18,10 +18,11 @@ import streamlit as st
 from core.errors import SeeSayError
 
 from . import browser
-from .state import Entry, Session, session
+from .state import Entry, Kind, Session, session
 
 __all__ = ["plain", "lang_attrs", "answer_html", "question_html", "show_answer", "show_question",
-           "show_photo", "show_speech", "show_error", "guard", "BUG_MESSAGE"]
+           "entry_heading", "show_entry", "show_photo", "show_speech", "problem", "show_error", "say_error",
+           "guard", "BUG_MESSAGE"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,31 @@ def show_question(text: str, language: str, target=None) -> None:
     (target or st).html(question_html(text, language))
 
 
+def entry_heading(kind: Kind, question: str, number: int) -> str:
+    """The heading of a question and answer in a conversation: what kind of question it was
+    (``question``: a quick question's label), or its number among the person's questions."""
+    if kind == Kind.DESCRIBE:
+        return "Short description"
+    if kind == Kind.DETAIL:
+        return "Detailed description"
+    if kind == Kind.QUICK:
+        return question
+    return f"Question {number}"
+
+
+def show_entry(entry: Entry, *, heading: str, play: bool = True) -> None:
+    """One question and answer: a heading, "You asked: …", the answer, how sure, its Play control."""
+    st.subheader(heading, anchor=False)
+    if not entry.kind.is_description:  # SeeSay's own request, not the person's words
+        show_question(entry.question, entry.question_language)
+    # The latest answer on the page has a stable id (browser tests and skip links use it).
+    show_answer(entry.answer, entry.language, element_id=LAST_ANSWER_ID if play else "",
+                remarks=entry.remarks)
+    show_confidence(entry)
+    if play:
+        show_speech(entry)
+
+
 def show_photo(s: Session, key: str, target=None) -> None:
     record = s.photos.get(key)
     if record is not None:
@@ -143,12 +169,22 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def show_error(error: SeeSayError, target=None) -> None:
-    """Show, announce and speak a user-facing error. The page keeps everything else."""
-    (target or st).error(error.spoken)
-    browser.announce(error.spoken)
-    s = session()
-    if s.prefs.auto_speak:
+def problem(error: BaseException) -> str:
+    """What a person is told about ``error``: its own words, or a short apology for a bug."""
+    return error.spoken if isinstance(error, SeeSayError) else BUG_MESSAGE
+
+
+def show_error(error: BaseException, target=None) -> None:
+    """Show, announce and speak what went wrong. The page keeps everything else."""
+    (target or st).error(problem(error))
+    say_error(error)
+
+
+def say_error(error: BaseException) -> None:
+    """Announce what went wrong, and speak it in the session's voice when answers are spoken (a
+    bug's apology is only announced: the voice may be what broke)."""
+    browser.announce(problem(error))
+    if isinstance(error, SeeSayError) and session().prefs.auto_speak:
         speak_message(error.spoken)
 
 
@@ -184,8 +220,7 @@ def guard(target=None) -> Iterator[None]:
         yield
     except SeeSayError as error:
         show_error(error, target)
-    except Exception:
+    except Exception as error:
         log.exception("bug on a SeeSay page")
-        (target or st).error(BUG_MESSAGE)
-        browser.announce(BUG_MESSAGE)
+        show_error(error, target)
 

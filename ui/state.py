@@ -1,9 +1,10 @@
 """What one browser session holds, kept in ``st.session_state`` (never on disk).
 
 One :class:`Session` per browser tab: the current photo, every question and answer (the history),
-and the person's preferences. The conversation about the current photo is not stored twice: it is
+the person's preferences, and the questions still to answer (``pending``) and being answered
+(``jobs``, see :mod:`ui.jobs`). The conversation about the current photo is not stored twice: it is
 the history entries of the current conversation, so deleting an entry also removes it from what
-the model is told next.
+the model is told next. The page's runs and the session's worker thread share it under ``lock``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 import datetime as dt
 import enum
 import hashlib
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, Union
@@ -108,12 +110,16 @@ class Entry:
     speech_on_request: bool = False  # made by "Speak this answer" (automatic speech was off)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Pending:
-    """A question that came before its photo had arrived: answered as soon as the photo is there."""
+    """A question not yet started: it waits for its photo, for the person to go on past the photo's
+    guidance, or for the answer before it (questions are answered one at a time, in order)."""
 
     question: Union[str, bytes]  # typed text, a recording's bytes, or a quick question's name
     kind: Kind
+    detail: bool = False  # "More detail": the longer answer
+    photo: Any = None  # the core Photo it is about; None: the next photo to arrive
+    conversation: int = 0  # the conversation it belongs to (set with the photo)
 
 
 @dataclass
@@ -126,10 +132,12 @@ class Session:
     next_id: int = 1
     prefs: Prefs = field(default_factory=Prefs)
     round: int = 0  # bumped to give the photo/question widgets fresh keys (empties them)
-    question_round: int = 0  # bumped after a typed question is answered (empties the box)
     seen: dict[str, str] = field(default_factory=dict)  # widget key -> digest of the bytes handled
     recording_view: Optional[tuple] = None  # (spectrogram PNG, text alternative) of the last recording
-    pending: list[Pending] = field(default_factory=list)  # questions waiting for their photo, in order
+    pending: list[Pending] = field(default_factory=list)  # questions not yet started, in order
+    jobs: list = field(default_factory=list)  # ui.jobs.Job: work started and not yet all said, in order
+    worker: Any = None  # the thread answering this session's questions, while there are any
+    draft: str = ""  # a typed question that failed, given back to the question box
     quality: Any = None  # the current photo's core Quality; its guidance is said before any answer
     anyway: bool = False  # the person chose to have the current photo answered despite its flaws
     sent: list = field(default_factory=list)  # commands sent to the browser (clips without audio)
@@ -137,41 +145,69 @@ class Session:
     later: list = field(default_factory=list)  # announcements waiting for the next run
     flash: str = ""  # a confirmation shown (once) at the top of the next run
     confirm_delete_all: bool = False
+    # Page runs and the worker thread (ui.jobs) both change the photo, the questions and the history.
+    lock: Any = field(default_factory=threading.RLock, repr=False, compare=False)
+    # The worker says something came (a piece of an answer, its end) to the page's run following it.
+    changed: Any = field(default_factory=threading.Condition, repr=False, compare=False)
+    version: int = 0  # counts what came
 
     # --- photo and conversation -------------------------------------------------------------
-    def set_photo(self, photo: Any) -> PhotoRecord:
-        """Make ``photo`` the current one: a new photo starts a new conversation."""
-        self.photo = photo
-        self.quality, self.anyway = None, False
-        self.conversation += 1
-        record = self.photos.get(photo.key)
-        if record is None:
-            record = PhotoRecord(photo.key, photo.jpeg(), tuple(photo.original_size))
+    def set_photo(self, photo: Any, quality: Any = None) -> PhotoRecord:
+        """Make ``photo`` (with its core Quality) the current one: a new photo starts a new
+        conversation, which the questions asked before any photo join."""
+        record = (self.photos.get(photo.key) or
+                  PhotoRecord(photo.key, photo.jpeg(), tuple(photo.original_size)))
+        with self.lock:
+            self.photo, self.quality, self.anyway = photo, quality, False
+            self.conversation += 1
             self.photos[photo.key] = record
+            for question in self.pending:
+                if question.photo is None:
+                    question.photo, question.conversation = photo, self.conversation
         return record
 
     def clear_photo(self) -> None:
-        """"New photo": forget the current photo and conversation (the history stays)."""
-        self.photo = None
-        self.quality, self.anyway = None, False
-        self.conversation += 1
-        self.round += 1
+        """"New photo": forget the current photo, its conversation and the questions about it not yet
+        started (the history stays)."""
+        with self.lock:
+            self.pending = [q for q in self.pending if q.photo is None or q.photo is not self.photo]
+            self.photo = None
+            self.quality, self.anyway = None, False
+            self.conversation += 1
+            self.round += 1
 
-    def conversation_entries(self) -> list[Entry]:
-        return [e for e in self.entries if e.conversation == self.conversation]
+    def conversation_entries(self, conversation: Optional[int] = None) -> list[Entry]:
+        """The entries of ``conversation`` (default: the current one)."""
+        wanted = self.conversation if conversation is None else conversation
+        return [e for e in self.entries if e.conversation == wanted]
 
-    def turns(self) -> list[Turn]:
+    def turns(self, conversation: Optional[int] = None) -> list[Turn]:
         """The conversation so far, as the model is told it."""
-        return [Turn(e.question, e.answer) for e in self.conversation_entries()]
+        return [Turn(e.question, e.answer) for e in self.conversation_entries(conversation)]
+
+    def reserve_id(self) -> int:
+        """The id of an entry still being answered (its clips are named after it)."""
+        with self.lock:
+            self.next_id += 1
+            return self.next_id - 1
 
     def clip_id(self, entry_id: int) -> str:
         """The player's name for the speech of entry ``entry_id`` (unique to this tab)."""
         return f"{self.nonce}-a{entry_id}"
 
-    def add_entry(self, *, kind: Kind, answer: "Answer", photo_key: str) -> Entry:
-        """Record an answered question."""
+    def add_entry(self, *, kind: Kind, answer: "Answer", photo_key: str, entry_id: Optional[int] = None,
+                  conversation: Optional[int] = None) -> Entry:
+        """Record an answered question (``entry_id`` from :meth:`reserve_id`; ``conversation``: the one it
+        was asked in, default the current one)."""
+        with self.lock:
+            return self._add_entry(kind, answer, photo_key,
+                                   self.reserve_id() if entry_id is None else entry_id,
+                                   self.conversation if conversation is None else conversation)
+
+    def _add_entry(self, kind: Kind, answer: "Answer", photo_key: str, entry_id: int,
+                   conversation: int) -> Entry:
         entry = Entry(
-            id=self.next_id, conversation=self.conversation, photo_key=photo_key, kind=Kind(kind),
+            id=entry_id, conversation=conversation, photo_key=photo_key, kind=Kind(kind),
             question=answer.question, answer=answer.text, language=answer.language,
             question_language=answer.question_language or answer.language,
             asked_at=dt.datetime.now().isoformat(timespec="seconds"),
@@ -180,7 +216,6 @@ class Session:
             engines=dict(answer.engines), speech_error=answer.speech_error, remarks=tuple(answer.remarks),
             confidence=answer.confidence, hedged=answer.hedged,
         )
-        self.next_id += 1
         self.entries.append(entry)
         record = self.photos.get(photo_key)
         if record is not None and not record.description and entry.kind.is_description:
@@ -192,27 +227,54 @@ class Session:
         """True while the current photo's quality guidance stands and the person has not chosen to go on."""
         return self.quality is not None and not self.quality.ok and not self.anyway
 
+    def go_on(self) -> None:
+        """The person chose to have the current photo answered as it is, despite its guidance."""
+        self.anyway = True
+
+    def poke(self) -> None:
+        """Something came (from the worker): wake the page's run waiting for it."""
+        with self.changed:
+            self.version += 1
+            self.changed.notify_all()
+
+    def wait_for_change(self, seen: int, timeout: float) -> int:
+        """Wait until something comes after ``seen`` (a :attr:`version`), at most ``timeout`` seconds;
+        returns the version now."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.version != seen, timeout)
+            return self.version
+
+    def next_question(self) -> Optional[Pending]:
+        """The first question that can be answered now (taken off the list), or None: the first one
+        waits while it has no photo, or while its photo's guidance stands."""
+        with self.lock:
+            first = self.pending[0] if self.pending else None
+            if first is None or first.photo is None or (first.photo is self.photo and self.flawed):
+                return None
+            return self.pending.pop(0)
+
     def keep_recording_view(self, heard: "Heard") -> None:
         """Keep a picture of the last recording and its text description, for the page."""
         self.recording_view = (heard.spectrogram_png(), heard.speech_check.describe())
 
     # --- history ------------------------------------------------------------------------------
     def delete_entry(self, entry_id: int) -> bool:
-        before = len(self.entries)
-        self.entries = [e for e in self.entries if e.id != entry_id]
-        self._forget_unused_photos()
-        return len(self.entries) != before
+        with self.lock:
+            before = len(self.entries)
+            self.entries = [e for e in self.entries if e.id != entry_id]
+            self._forget_unused_photos()
+            return len(self.entries) != before
 
     def delete_all(self) -> int:
-        """Forget every question, answer and photo of this session; returns how many entries."""
-        count = len(self.entries)
-        self.entries = []
-        self.photo = None
-        self.photos = {}
-        self.conversation += 1
-        self.round += 1
-        self.recording_view = None
-        return count
+        """Forget every question, answer and photo of this session; returns how many entries.
+        (An answer still being written is added when it is done: it was asked after the history.)"""
+        with self.lock:
+            count = len(self.entries)
+            self.entries = []
+            self.clear_photo()
+            self.photos = {}
+            self.recording_view = None
+            return count
 
     def _forget_unused_photos(self) -> None:
         used = {e.photo_key for e in self.entries}

@@ -1,4 +1,4 @@
-"""Inputs shared by the pages: the photo inputs and the conversation view."""
+"""Inputs shared by the pages: the photo inputs, the question inputs, the quick questions."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import streamlit as st
 
 from core.pipeline import QUICK
 
-from .render import LAST_ANSWER_ID, show_answer, show_confidence, show_question, show_speech
-from .state import Entry, Kind, Session, session
+from . import asking
+from .state import Kind, Session, session
 
-__all__ = ["PHOTO_TYPES", "photo_inputs", "quick_buttons", "entry_heading", "show_entry", "flash"]
+__all__ = ["PHOTO_TYPES", "photo_inputs", "question_inputs", "quick_buttons", "recording_view", "flash"]
 
+#: the question box's widget key
+TYPED_KEY = "ask-text"
 #: what the uploader accepts; phones offer their own camera for these
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "heic", "heif", "bmp", "tiff", "tif"]
 
@@ -45,40 +47,46 @@ def photo_inputs(page: str, heading: str = "Take or choose a photo") -> Optional
     return None
 
 
-def quick_buttons(page: str, names: tuple[str, ...]) -> Optional[str]:
-    """One button per quick question (``names`` from core's QUICK); returns the one pressed, if any."""
+def question_inputs(max_chars: int) -> None:
+    """The recorder and the question box (at most ``max_chars``): what is recorded or sent is asked
+    (:mod:`ui.asking`), by their callbacks, before the page runs."""
+    s = session()
+    st.markdown(
+        "Press **Record your question**, ask, then press **Stop recording**. SeeSay answers out loud. "
+        "Or type your question below and press Enter."
+    )
+    recording_key = f"ask-recording-{s.round}"
+    st.audio_input("Record your question", key=recording_key, on_change=asking.ask_recorded,
+                   args=(recording_key,))
+    if s.draft:  # a question that could not be answered, back in the box to be corrected
+        st.session_state[TYPED_KEY], s.draft = s.draft, ""
+    with st.form("typed-question", border=False):
+        st.text_input("Or type your question", key=TYPED_KEY, max_chars=max_chars,
+                      placeholder="For example: what colour is the shirt?")
+        st.form_submit_button("Ask", on_click=asking.ask_typed, args=(TYPED_KEY,))
+
+
+def quick_buttons(page: str, names: tuple[str, ...]) -> None:
+    """One button per quick question (``names`` from core's QUICK); a press asks it."""
     st.subheader("Quick questions", anchor=False)
     st.markdown("One press asks a whole question. **Read the text** reads every word exactly as it is "
                 "written, with a text reader made for that.")
-    pressed = None
     row = st.container(horizontal=True, wrap=True, key=f"{page}-quick")  # a row that wraps on a phone
     for name in names:
-        if row.button(QUICK[name].label, key=f"{page}-quick-{name}"):
-            pressed = name
-    return pressed
+        row.button(QUICK[name].label, key=f"{page}-quick-{name}", on_click=asking.ask,
+                   args=(name, Kind.QUICK))
 
 
-def entry_heading(entry: Entry, number: int) -> str:
-    """The heading of an entry in a conversation: what kind of question it was."""
-    if entry.kind == Kind.DESCRIBE:
-        return "Description"
-    if entry.kind == Kind.DETAIL:
-        return "Detailed description"
-    if entry.kind == Kind.QUICK:
-        return entry.question
-    return f"Question {number}"
-
-
-def show_entry(entry: Entry, *, heading: str, play: bool = True) -> None:
-    """One question and answer: a heading, "You asked: …", the answer, its Play control."""
-    st.subheader(heading, anchor=False)
-    if not entry.kind.is_description:  # SeeSay's own request, not the person's words
-        show_question(entry.question, entry.question_language)
-    # The latest answer on the page has a stable id (browser tests and skip links use it).
-    show_answer(entry.answer, entry.language, element_id=LAST_ANSWER_ID if play else "", remarks=entry.remarks)
-    show_confidence(entry)
-    if play:
-        show_speech(entry)
+def recording_view() -> None:
+    """The last recording as a picture, with its text alternative."""
+    view = session().recording_view
+    if view is not None:
+        png, description = view
+        st.header("Your last recording", anchor=False)
+        # The text right after the picture is its description (WCAG technique G74), so the alt text
+        # does not say it twice.
+        st.image(png, alt="Spectrogram of your last recording, described below.", width="stretch")
+        st.markdown(f"Your last recording: {description}")
 
 
 def flash(s: Session) -> None:

@@ -122,8 +122,9 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def server_env(test_models) -> dict[str, str]:
-    """The environment SeeSay runs with in the browser tests (other SEESAY_ settings removed)."""
+def server_env(test_models, **settings: str) -> dict[str, str]:
+    """The environment SeeSay runs with in the browser tests (other SEESAY_ settings removed);
+    ``settings`` (``SEESAY_...="..."``) change or add some."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEESAY_")}
     env.update(
         SEESAY_LLAVA_MODEL=str(test_models.llava),
@@ -136,24 +137,21 @@ def server_env(test_models) -> dict[str, str]:
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
     )
+    env.update(settings)
     return env
 
 
-@pytest.fixture(scope="session")
-def seesay_url(test_models, tmp_path_factory):
-    """The address of a running SeeSay (started here and stopped after the run)."""
-    external = os.environ.get("SEESAY_TEST_URL")
-    if external:
-        yield external.rstrip("/")
-        return
+@contextlib.contextmanager
+def running_seesay(env: dict[str, str], log_dir: Path):
+    """A SeeSay server started with ``env`` on a free port: yields its address, stops it after."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("seesay-server") / "server.log"
+    log_path = log_dir / "server.log"
     command = [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=server_env(test_models), stdout=log,
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + START_TIMEOUT
@@ -170,6 +168,30 @@ def seesay_url(test_models, tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def seesay_url(test_models, tmp_path_factory):
+    """The address of a running SeeSay (started here and stopped after the run)."""
+    external = os.environ.get("SEESAY_TEST_URL")
+    if external:
+        yield external.rstrip("/")
+        return
+    with running_seesay(server_env(test_models), tmp_path_factory.mktemp("seesay-server")) as url:
+        yield url
+
+
+def warm(chromium, url: str) -> str:
+    """Load SeeSay's models on the server at ``url`` (the Home page loads them, once per server)."""
+    context = chromium.new_context(**DESKTOP)
+    try:
+        page = context.new_page()
+        open_page(page, url, PAGES[0], timeout=300_000)
+        ready = page.get_by_text(": ready.", exact=False)
+        assert ready.count() == 4, page.locator("main").inner_text()
+    finally:
+        context.close()
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -200,16 +222,8 @@ def chromium(playwright, media):
 
 @pytest.fixture(scope="session")
 def warm_app(chromium, seesay_url):
-    """SeeSay with its three models loaded: the Home page loads them (once per server)."""
-    context = chromium.new_context(**DESKTOP)
-    try:
-        page = context.new_page()
-        open_page(page, seesay_url, PAGES[0], timeout=300_000)
-        ready = page.get_by_text(": ready.", exact=False)
-        assert ready.count() == 4, page.locator("main").inner_text()
-    finally:
-        context.close()
-    return seesay_url
+    """SeeSay with its models loaded: the Home page loads them (once per server)."""
+    return warm(chromium, seesay_url)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -234,9 +248,10 @@ def _keep_screenshots(request, pages) -> None:
 
 
 @pytest.fixture(scope="session")
-def new_context(playwright, chromium, warm_app):
-    """``new_context(device=None, color_scheme="light", **options)`` -> a browser context (the
-    caller closes it) for a desktop window or a phone profile ("Pixel 7", "iPhone 14").
+def any_context(playwright, chromium):
+    """``any_context(device=None, color_scheme="light", **options)`` -> a browser context (the
+    caller closes it) for a desktop window or a phone profile ("Pixel 7", "iPhone 14"), for any
+    server (the shared one is not started or warmed for it).
 
     Camera and microphone are allowed; audio events and the live region are recorded.
     """
@@ -252,6 +267,12 @@ def new_context(playwright, chromium, warm_app):
         return context
 
     return make
+
+
+@pytest.fixture(scope="session")
+def new_context(any_context, warm_app):
+    """``any_context`` once the shared SeeSay has its models loaded."""
+    return any_context
 
 
 @pytest.fixture

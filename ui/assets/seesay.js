@@ -18,7 +18,7 @@
  */
 (function () {
   "use strict";
-  var VERSION = 2;
+  var VERSION = 3;
   if (window.SeeSay && window.SeeSay.version === VERSION) {
     return;
   }
@@ -101,6 +101,8 @@
     playing: null,      // the clip now playing: {answer, src, silent}
     answer: null,       // id of the answer being spoken
     last: {id: null, clips: []},  // the last answer's clips, for "Play answer again"
+    writing: null,      // id of the answer being written now (its clips may still come)
+    quiet: {},          // answers the person stopped: their later clips are kept, not played
     rate: 1,
     blockedFor: null    // answer whose autoplay the browser refused (said once)
   };
@@ -164,6 +166,12 @@
     halt();
   }
 
+  // The person stopped the voice, not the answer: the answer being spoken and the one being written
+  // are not taken up again by their next clip (the text goes on; "Play answer again" plays them).
+  function quieten() {
+    [player.answer, player.writing].forEach(function (id) { if (id) { player.quiet[id] = true; } });
+  }
+
   function idle() {
     return (audio.paused || audio.ended) && player.queue.length === 0;
   }
@@ -173,7 +181,7 @@
       if (player.last.id !== cmd.answer) { player.last = {id: cmd.answer, clips: []}; }
       player.last.clips[cmd.index] = cmd.src;
     }
-    if (!cmd.play) { return; }
+    if (!cmd.play || player.quiet[cmd.answer]) { return; }
     if (player.answer !== cmd.answer) {
       stop();  // a new answer (or message) replaces whatever was being said
       player.answer = cmd.answer;
@@ -193,6 +201,7 @@
       return;
     }
     stop();
+    delete player.quiet[player.last.id];  // its clips still to come follow the replay
     player.answer = player.last.id;
     player.blockedFor = null;
     player.queue = clips.map(function (src) { return {answer: player.last.id, src: src, silent: false}; });
@@ -202,10 +211,11 @@
   audio.addEventListener("ended", playNext);
   // Someone pressed a Play control on the page: the player makes way, nothing talks over it.
   document.addEventListener("play", function (event) {
-    if (event.target !== audio && event.target.tagName === "AUDIO" && !idle()) { halt(); }
+    if (event.target !== audio && event.target.tagName === "AUDIO" && !idle()) { quieten(); halt(); }
   }, true);
   audio.addEventListener("error", function () { if (player.playing) { playNext(); } });
   document.getElementById("seesay-stop").addEventListener("click", function () {
+    quieten();
     stop();
     announce("Stopped.");
   });
@@ -303,8 +313,11 @@
       done[cmd.id] = true;
       if (cmd.type === "announce") { announce(cmd.text); }
       else if (cmd.type === "clip") { addClip(cmd); }
-      else if (cmd.type === "answer") { player.last = {id: cmd.answer, clips: []}; }
-      else if (cmd.type === "stop") { stop(); }
+      else if (cmd.type === "answer") {
+        player.writing = cmd.answer;
+        if (!cmd.speak) { player.last = {id: cmd.answer, clips: []}; }
+      }
+      else if (cmd.type === "stop") { quieten(); stop(); }
     });
   }
 
