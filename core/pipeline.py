@@ -51,6 +51,7 @@ from .vlm.prompt import Turn, reference_note
 if TYPE_CHECKING:
     from .config import Settings
     from .images import Photo
+    from .aiming import TextCheck
     from .ocr import Reading
     from .tts import Speech
 
@@ -163,6 +164,15 @@ class Pipeline:
             while len(self._readings) > KEPT_READINGS:
                 self._readings.popitem(last=False)
         return found
+
+    def guide(self, frame: bytes, photo_side: int) -> TextCheck:
+        """The live camera's text check of one small frame (:func:`core.aiming.check_frame`), judged for the photo
+        SeeSay would keep of a camera picture ``photo_side`` pixels long. Raises SeeSayError (ImageError,
+        ModelUnavailableError, TextReadingError)."""
+        from .aiming import check_frame
+
+        keep = min(photo_side, self.settings.image_max_side) if photo_side > 0 else self.settings.image_max_side
+        return check_frame(frame, self.models.ocr(), photo_side=keep)
 
     # -- questions -------------------------------------------------------------------------------
     def ask(self, photo: Photo, question: Union[str, bytes], history: Sequence[Turn] = (),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.engines import answer_tokens
-from ui import page
+from ui import live_camera, page
 from ui.state import LANGUAGES, LENGTHS, RATES, VOICES, Prefs, session
 
 s = session()
@@ -52,6 +52,7 @@ length = st.radio("Answer length", list(LENGTHS), key=bound("length"), format_fu
 language = st.selectbox("Answer language", list(LANGUAGES), key=bound("language"),
                         format_func=LANGUAGES.get)
 
+live_camera.settings(bound)
 st.header("Display", anchor=False)
 large = st.toggle("Larger text", key=bound("large_text"))
 contrast = st.toggle("High contrast", key=bound("high_contrast"))

@@ -18,7 +18,7 @@
  */
 (function () {
   "use strict";
-  var VERSION = 2;
+  var VERSION = 3;
   if (window.SeeSay && window.SeeSay.version === VERSION) {
     return;
   }
@@ -38,6 +38,8 @@
   // two lenses in every camera request: the camera opens on the back lens and "Switch camera" turns
   // to the front one and back again. Installed first, before any camera asks for a stream. Where a
   // device has one camera, the browser uses it whichever way it faces (facingMode is a preference).
+  // Only a bare "user" or "environment" (Streamlit's request) is swapped: SeeSay's live camera asks
+  // for {ideal: "environment"} itself (ui/assets/live-camera.js).
   var media = navigator.mediaDevices;
   if (media && media.getUserMedia && !media.getUserMedia.seesay) {
     var askCamera = media.getUserMedia.bind(media);
@@ -65,6 +67,10 @@
 
   function nextAnnouncement() {
     var text = pending.shift();
+    if (text === undefined && cueWaiting !== null) {
+      text = cueWaiting;
+      cueWaiting = null;
+    }
     if (text === undefined) { speaking = false; return; }
     speaking = true;
     // Clear first, then set after a pause, so the same words twice in a row are read twice;
@@ -78,6 +84,23 @@
 
   function announce(text) {
     pending.push(text);
+    if (!speaking) { nextAnnouncement(); }
+  }
+
+  // The live camera's guidance (ui/assets/live-camera.js): at most one cue waits, after the other
+  // messages, and a newer cue replaces it, so cues never pile up; a cue that differs from what the
+  // region shows is shown at once (a screen reader reads a changed text: only the same words again
+  // need the clearing pause). cue(null) drops the waiting cue (the photo has been taken).
+  var cueWaiting = null;
+  function cue(text) {
+    if (!text) { cueWaiting = null; return; }
+    if (!speaking && status.textContent !== text) {
+      speaking = true;
+      status.textContent = text;
+      setTimeout(nextAnnouncement, 1200);
+      return;
+    }
+    cueWaiting = text;
     if (!speaking) { nextAnnouncement(); }
   }
 
@@ -308,7 +331,7 @@
     });
   }
 
-  window.SeeSay = {version: VERSION, run: run, announce: announce, stop: stop, replay: replay,
+  window.SeeSay = {version: VERSION, run: run, announce: announce, cue: cue, stop: stop, replay: replay,
                    player: player};
   (window.SeeSayPending || []).forEach(run);
   window.SeeSayPending = [];
