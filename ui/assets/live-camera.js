@@ -88,19 +88,28 @@ function detailOf(coarse) {
 function blurOf(p, w, h) {
   if (Math.min(w, h) < 4 * TILES) { return 0; }
   const pad = SPAN + 1, W = w + 2 * pad, H = h + 2 * pad;
-  const padded = new Float32Array(W * H), smooth = new Float32Array(W * H);
+  const padded = new Float32Array(W * H), smooth = new Float32Array(W * H), sums = new Float64Array(W * H);
   for (let y = 0; y < H; y++) {
     const sy = Math.min(h - 1, Math.max(0, y - pad));
     for (let x = 0; x < W; x++) { padded[y * W + x] = p[sy * w + Math.min(w - 1, Math.max(0, x - pad))]; }
   }
   const th = Math.floor(h / TILES), tw = Math.floor(w / TILES), cells = TILES * TILES;
+  const tileOf = new Int32Array(tw * TILES);
+  for (let x = 0; x < tw * TILES; x++) { tileOf[x] = Math.floor(x / tw); }
   let worst = 0;
   for (const [dy, dx] of [[0, 1], [1, 0], [1, 1], [1, -1]]) {
-    const off = dy * W + dx;
+    const off = dy * W + dx, ahead = SPAN * off, behind = (SPAN + 1) * off;
     for (let y = 0; y < h; y++) {
       for (let x = 0, i = (y + pad) * W + pad; x < w; x++, i++) {
-        let sum = padded[i];
-        for (let k = 1, o = off; k <= SPAN; k++, o += off) { sum += padded[i + o] + padded[i - o]; }
+        let sum;
+        const bx = x - dx;
+        if (y - dy >= 0 && bx >= 0 && bx < w) {  // slide the window one pixel on from the one before it
+          sum = sums[i - off] + padded[i + ahead] - padded[i - behind];
+        } else {
+          sum = padded[i];
+          for (let k = 1, o = off; k <= SPAN; k++, o += off) { sum += padded[i + o] + padded[i - o]; }
+        }
+        sums[i] = sum;
         smooth[i] = sum / (2 * SPAN + 1);
       }
     }
@@ -118,7 +127,7 @@ function blurOf(p, w, h) {
       for (let x = 0, i = (y + pad) * W + pad; x < tw * TILES; x++, i++) {
         const smoothStep = Math.abs(smooth[i] - smooth[i + off]);
         if (smoothStep > EDGE) {
-          const step = Math.abs(padded[i] - padded[i + off]), t = row + Math.floor(x / tw);
+          const step = Math.abs(padded[i] - padded[i + off]), t = row + tileOf[x];
           edges[t]++;
           steps[t] += step;
           if (step > smoothStep) { removed[t] += step - smoothStep; }
@@ -137,8 +146,9 @@ function blurOf(p, w, h) {
   return worst;
 }
 
-// Every measure of core.quality.check_quality but the size, on RGBA pixels (w x h, the working copy).
-function measure(rgba, w, h, limits) {
+// Every measure of core.quality.check_quality but the size, on RGBA pixels (w x h, the working copy);
+// without ``sharp``, the blur measure only when sharpness() asks for it.
+function measure(rgba, w, h, limits, sharp = true) {
   const n = w * h, grey = new Float32Array(n), histogram = new Float64Array(256);
   for (let i = 0, j = 0; i < n; i++, j += 4) {
     // PIL's "L": ITU-R 601 luma, rounded
@@ -156,9 +166,14 @@ function measure(rgba, w, h, limits) {
   };
   const coarse = coarseCopy(grey, w, h, limits.coarse_pixels);
   const m = {brightest: below(0.99), darkest: below(0.01), clipped: (histogram[254] + histogram[255]) / n,
-             detail: detailOf(coarse)};
-  m.blur = m.detail >= limits.thresholds.detail ? blurOf(grey, w, h) : 0;
-  return {measures: m, coarse: coarse};
+             detail: detailOf(coarse), blur: null};
+  const result = {measures: m, coarse: coarse, sharpness: () => {
+    // the blur measure costs most; core.quality takes it only on pictures with detail, as here
+    if (m.blur === null) { m.blur = m.detail >= limits.thresholds.detail ? blurOf(grey, w, h) : 0; }
+    return m.blur;
+  }};
+  if (sharp) { result.sharpness(); }
+  return result;
 }
 
 // What is wrong, in the order of core.aiming.CUES (the order of core.quality's findings).
@@ -169,24 +184,59 @@ function findings(m, moving, limits) {
   else if (m.detail >= t.detail && m.darkest > t.darkest) { found.push("glare"); }
   if (m.detail < t.detail) { found.push("nothing"); }
   if (moving) { found.push("moving"); }
-  if (m.blur > t.blur) { found.push("blurred"); }
+  if (m.blur !== null && m.blur > t.blur) { found.push("blurred"); }
   return found;
 }
 
-// How fast the picture moves, as a share of its width a second, from two coarse copies: the change of
-// each pixel over the picture's slope there is how far it moved (in coarse pixels).
+// How fast the picture moves, as a share of its width a second, from two coarse copies. Both are first
+// brought to the same mean and contrast, so that light changing (a lamp switched on, the camera's own
+// exposure settling) does not read as movement. The shift that best lays one on the other, up to
+// MAX_SHIFT coarse pixels each way, is how far the picture moved; under a pixel, the change of each pixel
+// over the picture's slope there says how far.
+const MAX_SHIFT = 3;
+function normalised(pixels) {
+  const n = pixels.length, out = new Float32Array(n);
+  let sum = 0, squares = 0;
+  for (let i = 0; i < n; i++) { sum += pixels[i]; squares += pixels[i] * pixels[i]; }
+  const mean = sum / n, spread = Math.sqrt(Math.max(0, squares / n - mean * mean));
+  if (spread < 1e-3) { return null; }  // a flat picture shows no movement
+  for (let i = 0; i < n; i++) { out[i] = (pixels[i] - mean) / spread; }
+  return out;
+}
+
 function motionOf(previous, coarse, seconds) {
-  const a = previous.pixels, b = coarse.pixels, cw = coarse.width, ch = coarse.height;
-  if (previous.width !== cw || previous.height !== ch || seconds <= 0) { return 0; }
-  let change = 0, slope = 0;
-  for (let y = 0; y < ch - 1; y++) {
-    for (let x = 0; x < cw - 1; x++) {
-      const i = y * cw + x;
-      change += Math.abs(b[i] - a[i]);
-      slope += Math.hypot(b[i + 1] - b[i], b[i + cw] - b[i]);
+  const cw = coarse.width, ch = coarse.height, R = MAX_SHIFT;
+  if (previous.width !== cw || previous.height !== ch || seconds <= 0 || cw <= 2 * R + 1 || ch <= 2 * R + 1) {
+    return 0;
+  }
+  const a = normalised(previous.pixels), b = normalised(coarse.pixels);
+  if (!a || !b) { return 0; }
+  let best = Infinity, bx = 0, by = 0;
+  for (let dy = -R; dy <= R; dy++) {
+    for (let dx = -R; dx <= R; dx++) {
+      let cost = 0;
+      for (let y = R; y < ch - R; y++) {
+        for (let x = R, i = y * cw + x, j = (y + dy) * cw + x + dx; x < cw - R; x++, i++, j++) {
+          cost += Math.abs(b[i] - a[j]);
+        }
+      }
+      if (cost < best - 1e-9 || (Math.abs(cost - best) <= 1e-9 && dx * dx + dy * dy < bx * bx + by * by)) {
+        best = cost; bx = dx; by = dy;
+      }
     }
   }
-  return slope > 0 ? (change / slope) / cw / seconds : 0;
+  let shift = Math.hypot(bx, by);
+  if (shift === 0) {
+    let change = 0, slope = 0;
+    for (let y = 0; y < ch - 1; y++) {
+      for (let x = 0, i = y * cw; x < cw - 1; x++, i++) {
+        change += Math.abs(b[i] - a[i]);
+        slope += Math.hypot(b[i + 1] - b[i], b[i + cw] - b[i]);
+      }
+    }
+    shift = slope > 0 ? Math.min(1, change / slope) : 0;
+  }
+  return shift / cw / seconds;
 }
 
 // --- the live camera ------------------------------------------------------------------------------------
@@ -218,10 +268,12 @@ class LiveCamera {
     this.words = data.words;
     this.limits = data.limits;
     this.prefs = data.prefs;
-    const check = data.check;
-    if (check && this.pending && check.frame === this.pending.id) {
-      this.check = {at: this.pending.at, advice: check.advice || [], unavailable: !!check.unavailable};
-      this.pending = null;
+    // An answer to any frame sent since the camera opened counts, if it is newer than the one kept (a
+    // late answer to a frame given up on is still news of the picture at that time).
+    const check = data.check, at = check && this.sentAt ? this.sentAt[check.frame] : undefined;
+    if (at !== undefined && (!this.check || at > this.check.at)) {
+      this.check = {at: at, advice: check.advice || [], unavailable: !!check.unavailable};
+      if (this.pending && check.frame >= this.pending.id) { this.pending = null; }
     }
   }
 
@@ -298,6 +350,7 @@ class LiveCamera {
     this.goodSince = null;
     this.check = null;
     this.pending = null;
+    this.sentAt = {};  // frame id -> when it was taken
     this.lastSent = -Infinity;
     this.lastShake = -Infinity;
     this.spoken = {kind: null, at: -Infinity};
@@ -339,13 +392,21 @@ class LiveCamera {
     const context = this.work.getContext("2d", {willReadFrequently: true});
     context.imageSmoothingQuality = "medium";
     context.drawImage(video, 0, 0, w, h);
-    const {measures, coarse} = measure(context.getImageData(0, 0, w, h).data, w, h, limits);
+    const judged = measure(context.getImageData(0, 0, w, h).data, w, h, limits, false);
+    const {measures, coarse} = judged;
     const seconds = (now - this.lastAt) / 1000;
-    const moved = this.previous && seconds < 1 ? motionOf(this.previous, coarse, seconds) : 0;
-    this.previous = coarse;
+    // Movement is judged between two pictures with detail: the noise of a dark one, scaled up to compare,
+    // would read as movement.
+    const detailed = measures.detail >= limits.thresholds.detail;
+    const moved = detailed && this.previous && seconds < 1 ? motionOf(this.previous, coarse, seconds) : 0;
+    this.previous = detailed ? coarse : null;
     this.lastAt = now;
     const moving = moved > limits.moving || now - this.lastShake < 300;
-    const found = findings(measures, moving, limits);
+    let found = findings(measures, moving, limits);
+    if (!found.length) {  // sharpness is judged only when nothing said before it is wrong: it costs most
+      judged.sharpness();
+      found = findings(measures, moving, limits);
+    }
     this.goodSince = found.length ? null : (this.goodSince === null ? now : this.goodSince);
     this.measures = measures;
     this.beep(now, found);
@@ -391,7 +452,7 @@ class LiveCamera {
   sendFrame(now) {
     const limits = this.limits;
     if (now - this.lastSent < limits.text_every * 1000) { return; }
-    if (this.pending && now - this.pending.sentAt < limits.text_wait * 1000) { return; }  // one at a time
+    if (this.pending && now - this.pending.at < limits.text_wait * 1000) { return; }  // one at a time
     const video = this.video, vw = video.videoWidth, vh = video.videoHeight;
     const scale = Math.min(1, limits.frame_side / Math.max(vw, vh));
     this.frameCanvas.width = Math.max(1, Math.round(vw * scale));
@@ -399,7 +460,8 @@ class LiveCamera {
     this.frameCanvas.getContext("2d").drawImage(video, 0, 0, this.frameCanvas.width, this.frameCanvas.height);
     const image = this.frameCanvas.toDataURL("image/jpeg", 0.85);
     this.sentId += 1;
-    this.pending = {id: this.sentId, at: now, sentAt: now};
+    this.sentAt[this.sentId] = now;
+    this.pending = {id: this.sentId, at: now};
     this.lastSent = now;
     this.send("frame", {id: this.sentId, image: image.slice(image.indexOf(",") + 1), side: Math.max(vw, vh)});
   }
@@ -442,7 +504,7 @@ class LiveCamera {
     this.lastBeep = now;
     const t = this.limits.thresholds, m = this.measures;
     // 0 for no picture to judge (dark, nothing in view), then from twice the blur threshold (0) to sharp (1)
-    const sharp = found.includes("dark") || found.includes("nothing") ? 0
+    const sharp = m.blur === null || found.includes("dark") || found.includes("nothing") ? 0
       : Math.max(0, Math.min(1, 1 - m.blur / (2 * t.blur)));
     const pitch = LOW_PITCH * Math.pow(HIGH_PITCH / LOW_PITCH, sharp);
     const a = this.audio, start = a.currentTime, oscillator = a.createOscillator(), gain = a.createGain();

@@ -64,22 +64,33 @@
   }
   var pending = [];
   var speaking = false;
+  var holding = null;  // the timer that ends the current message's moment
+  var cueShown = false;  // what the region shows is a live camera cue
+  var cueWaiting = null;  // a live camera cue waiting for the region
+
+  // Show ``text`` now and keep it a moment, so a quick second message does not replace it unread.
+  function show(text, isCue) {
+    status.textContent = text;
+    speaking = true;
+    cueShown = isCue;
+    clearTimeout(holding);
+    holding = setTimeout(nextAnnouncement, 1200);
+  }
 
   function nextAnnouncement() {
+    holding = null;
     var text = pending.shift();
     if (text === undefined && cueWaiting !== null) {
-      text = cueWaiting;
-      cueWaiting = null;
+      speaking = false;  // the last message's moment is over: the waiting cue goes now
+      cue(cueWaiting);
+      return;
     }
+    cueShown = false;
     if (text === undefined) { speaking = false; return; }
     speaking = true;
-    // Clear first, then set after a pause, so the same words twice in a row are read twice;
-    // keep each message a moment so a quick second one does not replace it unread.
+    // Clear first, then set after a pause, so the same words twice in a row are read twice.
     status.textContent = "";
-    setTimeout(function () {
-      status.textContent = text;
-      setTimeout(nextAnnouncement, 1200);
-    }, 120);
+    setTimeout(function () { show(text, false); }, 120);
   }
 
   function announce(text) {
@@ -87,21 +98,27 @@
     if (!speaking) { nextAnnouncement(); }
   }
 
-  // The live camera's guidance (ui/assets/live-camera.js): at most one cue waits, after the other
-  // messages, and a newer cue replaces it, so cues never pile up; a cue that differs from what the
-  // region shows is shown at once (a screen reader reads a changed text: only the same words again
-  // need the clearing pause). cue(null) drops the waiting cue (the photo has been taken).
-  var cueWaiting = null;
+  // The live camera's guidance (ui/assets/live-camera.js), paced there. A cue waits for the other
+  // messages, but never for another cue: a newer cue replaces the one shown (it is out of date) or the
+  // one waiting, so cues never pile up. Words that differ from what the region shows are shown at once
+  // (a screen reader reads a changed text); the same words again are cleared first. cue(null) drops
+  // the waiting cue (the photo has been taken).
   function cue(text) {
-    if (!text) { cueWaiting = null; return; }
-    if (!speaking && status.textContent !== text) {
-      speaking = true;
-      status.textContent = text;
-      setTimeout(nextAnnouncement, 1200);
+    cueWaiting = null;
+    if (!text) { return; }
+    if (pending.length || (speaking && !cueShown)) {
+      cueWaiting = text;
       return;
     }
-    cueWaiting = text;
-    if (!speaking) { nextAnnouncement(); }
+    if (status.textContent !== text) {
+      show(text, true);
+      return;
+    }
+    status.textContent = "";
+    speaking = true;
+    cueShown = false;
+    clearTimeout(holding);
+    holding = setTimeout(function () { show(text, true); }, 120);
   }
 
   // --- the player bar ---------------------------------------------------------------------------
