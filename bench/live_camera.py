@@ -122,9 +122,8 @@ class Trial:
 
 @dataclass
 class Figures:
-    rates: list
-    cues: dict = field(default_factory=dict)  # (rate, kind) -> [latency ms or None]
-    capture: dict = field(default_factory=dict)  # (rate, what) -> [ms or None]
+    cues: dict = field(default_factory=dict)  # rate -> kind -> [latency ms, or None: never said]
+    capture: dict = field(default_factory=dict)  # rate -> what -> [ms, or None: never taken]
     passed: dict = field(default_factory=dict)  # rate -> [(photograph, shot, passed, findings)]
     baseline: list = field(default_factory=list)  # (photograph, shot, passed)
     text_check: list = field(default_factory=list)  # ms, the server's part alone
@@ -383,20 +382,20 @@ def report(fig: Figures, command: str) -> str:
              "(Debian), headless, software rendering; its CPU slowed with `Emulation.setCPUThrottlingRate` "
              "(rate 1: this machine unslowed; 4 and 6 stand in for phones). Times in ms: median (min-max).", ""]
     lines += ["## Scene change to spoken cue (target: 300 ms at most on a phone-class CPU)", "",
-              "| cue | " + " | ".join(f"rate {r:g}" for r in fig.rates) + " |",
-              "| --- |" + " ---: |" * len(fig.rates)]
+              "| cue | " + " | ".join(f"rate {r:g}" for r in fig.cues) + " |",
+              "| --- |" + " ---: |" * len(fig.cues)]
     kinds = list(next(iter(fig.cues.values())).keys()) if fig.cues else []
     for kind in kinds:
-        lines.append(f"| {kind} | " + " | ".join(_ms(fig.cues[r][kind]) for r in fig.rates) + " |")
+        lines.append(f"| {kind} | " + " | ".join(_ms(fig.cues[r][kind]) for r in fig.cues) + " |")
     lines += ["", "\"off-right\" waits for the server's text check: a frame is sent at most every "
               f"{LIMITS.text_every:g} s, one at a time, and only once the picture is otherwise good. The "
               f"server's part alone (Pipeline.guide on a 640-pixel frame, in one process, {len(fig.text_check)} "
               f"runs): {_ms(fig.text_check)} ms; in the trials it also shares the machine with Chromium.", ""]
     lines += ["## Good picture to photo taken (target: 1 s at most)", "",
-              "| what | " + " | ".join(f"rate {r:g}" for r in fig.rates) + " |", "| --- |" + " ---: |" * len(fig.rates)]
+              "| what | " + " | ".join(f"rate {r:g}" for r in fig.capture) + " |", "| --- |" + " ---: |" * len(fig.capture)]
     whats = list(next(iter(fig.capture.values())).keys()) if fig.capture else []
     for what in whats:
-        lines.append(f"| {what} | " + " | ".join(_ms(fig.capture[r][what]) for r in fig.rates) + " |")
+        lines.append(f"| {what} | " + " | ".join(_ms(fig.capture[r][what]) for r in fig.capture) + " |")
     lines += ["", f"The picture must stay good for {LIMITS.hold:g} s first (and, with the text check on, a frame "
               "taken since it became good must come back with all the text in view).", ""]
     lines += ["## Auto-captured photos that pass the quality check (target: at least 95%)", "",
@@ -419,17 +418,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.live_camera", description=__doc__.split("\n")[0])
     parser.add_argument("--rates", type=float, nargs="+", default=[1, 4, 6], help="CPU slow-down rates; default 1 4 6")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each timed trial per rate; default 3")
-    parser.add_argument("--pass-repeats", type=int, default=1, help="runs of each recorded clip per rate; default 1")
+    parser.add_argument("--pass-repeats", type=int, default=2, help="runs of each recorded clip per rate; default 2")
     parser.add_argument("--pass-rates", type=float, nargs="+", default=[1, 4],
                         help="rates the recorded set is run at; default 1 4")
     parser.add_argument("--models", type=Path, default=DEFAULT_MODELS,
                         help=f"the offline test models (built there if missing); default {DEFAULT_MODELS}")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"markdown written here; default {DEFAULT_OUT}")
+    parser.add_argument("--only", nargs="+", choices=("cues", "capture", "pass"), default=["cues", "capture", "pass"],
+                        help="which figures to measure; default all three")
     parser.add_argument("--no-write", action="store_true", help="only print")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    fig = Figures(rates=args.rates, load=[os.getloadavg()[0]])
+    fig = Figures(load=[os.getloadavg()[0]])
     fig.baseline = baseline_pass()
     fig.text_check = time_text_check()
     with serve(args.models) as url, sync_playwright() as playwright:
@@ -437,11 +438,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             measure_capture(browser, url, 1, 1)  # unmeasured: the first photo loads SeeSay's models
             for rate in args.rates:
-                print(f"rate {rate:g}: cues", file=sys.stderr, flush=True)
-                fig.cues[rate] = measure_cues(browser, url, rate, args.repeats)
-                print(f"rate {rate:g}: capture", file=sys.stderr, flush=True)
-                fig.capture[rate] = measure_capture(browser, url, rate, args.repeats)
-            for rate in args.pass_rates:
+                if "cues" in args.only:
+                    print(f"rate {rate:g}: cues", file=sys.stderr, flush=True)
+                    fig.cues[rate] = measure_cues(browser, url, rate, args.repeats)
+                if "capture" in args.only:
+                    print(f"rate {rate:g}: capture", file=sys.stderr, flush=True)
+                    fig.capture[rate] = measure_capture(browser, url, rate, args.repeats)
+            for rate in args.pass_rates if "pass" in args.only else ():
                 print(f"rate {rate:g}: recorded set", file=sys.stderr, flush=True)
                 fig.passed[rate] = measure_pass(browser, url, rate, args.pass_repeats)
         finally:

@@ -94,8 +94,12 @@ class Limits:
     #: seconds the picture must stay good (and, when text is wanted, the text be in view) before the
     #: photo is taken by itself
     hold: float = 0.5
-    #: a cue is said once this many frames in a row agree (one odd frame says nothing)
+    #: a cue is said once this many frames in a row agree (one odd frame says nothing) ...
     agree: int = 2
+    #: ... or at once when its measure is this share of its threshold past it (a picture at 0.6 blur, against
+    #: a threshold of 0.5, is blurred beyond doubt); movement is always confirmed by a second frame: a
+    #: picture that changes at once (a light switched on) moves for one frame
+    sure: float = 0.2
     #: seconds between two different cues at least: a short cue takes about a second to say
     gap: float = 1.0
     #: seconds between frames sent for the text check at least (at most twice a second)

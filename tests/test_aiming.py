@@ -155,3 +155,68 @@ def test_on_the_test_clip_the_text_check_says_cut_off_on_the_right_and_then_all_
     assert [f.kind for f in quality.check_quality(shots["dark"]).findings][:1] == ["dark"]
     assert [f.kind for f in quality.check_quality(shots["blurred"]).findings] == ["blurred"]
     assert quality.check_quality(shots["good"]).ok and quality.check_quality(shots["cut off on the right"]).ok
+
+
+# --- the app's side (ui/live_camera.py): what comes back from the browser --------------------------------
+
+
+class _Resources:
+    def __init__(self, finder):
+        self._pipeline = Pipeline(Settings(image_max_side=1344, max_image_bytes=1_000_000), _Models(finder))
+
+    def pipeline(self):
+        return self._pipeline
+
+    def settings(self):
+        return self._pipeline.settings
+
+
+@pytest.fixture
+def app_side(monkeypatch):
+    """ui.live_camera with the session state a plain dict and the pipeline on a scripted finder."""
+    import types
+
+    from ui import live_camera
+
+    state: dict = {}
+    finder = Finder((line(300, 100, 639, 140),))  # text off the right edge
+    monkeypatch.setattr(live_camera, "st", types.SimpleNamespace(session_state=state))
+    monkeypatch.setattr(live_camera, "resources", _Resources(finder))
+    return live_camera, state, finder
+
+
+def b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
+
+
+def test_a_frame_from_the_browser_is_checked_and_the_answer_kept_for_it(app_side):
+    live, state, finder = app_side
+    state["k"] = {"frame": {"id": 7, "image": b64(jpeg(FRAME)), "side": 1920}}
+    live._check("k")
+    assert state["k-check"] == {"frame": 7, "advice": ["off-right"]} and finder.shown == [(640, 480)]
+    # what is not a frame gets an answer that lets the photo be taken without the text check
+    state["k"] = {"frame": {"id": 8, "image": "not base64!", "side": 1920}}
+    live._check("k")
+    assert state["k-check"] == {"frame": 8, "unavailable": True} and len(finder.shown) == 1
+    state["k"] = {"frame": {"id": 9, "image": b64(b"GIF89a but not a picture"), "side": 1920}}
+    live._check("k")
+    assert state["k-check"] == {"frame": 9, "unavailable": True}
+    state["k"] = {"frame": {"image": b64(jpeg(FRAME))}}  # no id: nothing to answer
+    live._check("k")
+    assert state["k-check"]["frame"] == 9
+
+
+def test_a_photo_from_the_browser_is_kept_once_for_the_page(app_side):
+    live, state, _ = app_side
+    photo = jpeg(Image.new("RGB", (1920, 1080), (120, 130, 140)))
+    state["k"] = {"photo": {"image": b64(photo), "auto": True}}
+    live._keep("k")
+    assert state["k-photo"] == photo and state["k-arrived"] is True
+    # over SEESAY_MAX_IMAGE_MB (1 MB here), or not base64: nothing is kept
+    for image in (b64(b"\xff\xd8" + b"0" * 1_100_000), "%%%"):
+        state.clear()
+        state["k"] = {"photo": {"image": image, "auto": True}}
+        live._keep("k")
+        assert "k-photo" not in state

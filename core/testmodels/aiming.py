@@ -10,7 +10,7 @@ that is not still). :func:`write_y4m` writes one as the raw video Chromium's fak
   clip: dark, then blurred, then cut off on the right, then good.
 * :func:`recorded_set`: for each real photograph of :mod:`core.testmodels.photos`, a person aiming at it:
   too dark, then the phone moving (the picture shifting, smeared by the movement), then settling
-  (focus blur fading and a small tremor), then still. The benchmark (``bench/live_camera.py``) lets
+  (focus blur fading and a small tremor), then still, nearly sharp, then sharp. The benchmark (``bench/live_camera.py``) lets
   the live camera take each photo by itself and checks it with :func:`core.quality.check_quality`.
 
 Every degradation is of a known amount; every random number is seeded.
@@ -143,18 +143,19 @@ def aiming_clip(size: tuple[int, int] = SIZE, seconds: float = 3.0) -> list[Shot
 
 
 def recorded_set(seconds: float = 1.5) -> list[tuple[str, list[Shot]]]:
-    """(photograph, clip) for each colour photograph and the book page: a person aiming the live camera at it.
+    """(photograph, clip) for each real photograph of :mod:`core.testmodels.photos`: a person aiming the live camera.
 
     Too dark (the light not on yet, 4 stops under); the phone moving (the picture drifting about 2% of its
     width a frame, smeared by the movement); settling (focus blur of 2, then 1.2 pixels, while a tremor
-    moves it by up to a pixel); then still. Frames are the photograph's own size (300 to 740 pixels), rounded
-    down to even sides for the video's colour subsampling.
+    moves it by up to a pixel); nearly sharp and still (focus blur of 0.8 pixels: the camera's focus
+    not quite there, a picture the live camera may take); then sharp and still. Frames are the photograph's
+    own size (191 to 740 pixels), cropped to even sides for the video's colour subsampling.
     """
-    from .photos import COLOUR, real_photographs
+    from .photos import COLOUR, GREY, real_photographs
 
     rng = np.random.default_rng(SEED)
     out = []
-    for name in (*COLOUR, "page"):
+    for name in (*COLOUR, *GREY):
         photo = real_photographs()[name]
         photo = photo.crop((0, 0, photo.width // 2 * 2, photo.height // 2 * 2))
         step = 0.02 * photo.width
@@ -163,7 +164,8 @@ def recorded_set(seconds: float = 1.5) -> list[tuple[str, list[Shot]]]:
         settling = tuple(_moved(blurred(photo, sigma), *rng.uniform(-1, 1, 2))
                          for sigma in (2.0, 2.0, 1.2, 1.2))
         out.append((name, [Shot("dark", (dark(photo),), seconds), Shot("moving", moving, seconds),
-                           Shot("settling", settling, seconds), Shot("still", (photo,), 2 * seconds)]))
+                           Shot("settling", settling, seconds), Shot("nearly sharp", (blurred(photo, 0.8),), seconds),
+                           Shot("sharp", (photo,), 2 * seconds)]))
     return out
 
 

@@ -188,6 +188,20 @@ function findings(m, moving, limits) {
   return found;
 }
 
+// Whether finding ``kind`` is beyond doubt: its measure is limits.sure of its threshold past it.
+function sure(kind, m, limits) {
+  const t = limits.thresholds, k = limits.sure;
+  switch (kind) {
+    case "dark": return m.brightest < t.brightest * (1 - k);
+    case "bright": return m.clipped >= t.clipped * (1 + k);
+    case "glare": return m.darkest > t.darkest * (1 + k);
+    case "nothing": return m.detail < t.detail * (1 - k);
+    case "blurred": return m.blur !== null && m.blur > t.blur * (1 + k);
+    case "moving": return false;
+    default: return true;  // the text check's answer: one per frame sent, nothing to confirm it on
+  }
+}
+
 // How fast the picture moves, as a share of its width a second, from two coarse copies. Both are first
 // brought to the same mean and contrast, so that light changing (a lamp switched on, the camera's own
 // exposure settling) does not read as movement. The shift that best lays one on the other, up to
@@ -419,7 +433,7 @@ class LiveCamera {
     this.verdict = verdict;
     if (verdict === null) {
       this.spoken.kind = null;  // the next thing to change is said as soon as the pace allows
-    } else if (this.agreeing >= limits.agree) {
+    } else if (this.agreeing >= limits.agree || sure(verdict, measures, limits)) {
       this.cue(verdict, now);
     }
     if (this.goodSince === null) { return; }
