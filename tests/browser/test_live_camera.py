@@ -100,6 +100,8 @@ def open_live_view(page, via_keyboard: bool = False):
         toggle.click()
     wait_until(page, "() => window.__liveStreams.some(s => s.getVideoTracks()[0].readyState === 'live')",
                "the live camera's stream did not start")
+    wait_until(page, "(on) => window.__liveLog.includes(on)", "the live camera did not say it is on",
+               arg=MESSAGES["on"])
     return toggle
 
 
@@ -185,3 +187,23 @@ def test_the_browsers_measures_are_the_quality_checks_own(live_tab, warm_app):
             assert got["measures"][name] == pytest.approx(expected.measures[name], abs=1e-4), (photo.name, name)
         kinds = [k for k in (f.kind for f in expected.findings) if k != "small"]
         assert [{"glare": "bright", "nothing": "featureless"}.get(k, k) for k in got["findings"]] == kinds, photo.name
+
+
+def test_take_photo_now_takes_it_at_once_and_the_quality_check_speaks_first(live_tab, warm_app):
+    page = live_tab()
+    open_page(page, warm_app, DESCRIBE)
+    before = len(live_region_log(page))
+    toggle = open_live_view(page, via_keyboard=True)
+    page.keyboard.press("Tab")  # from the toggle to Take photo now
+    assert page.evaluate("document.activeElement.textContent") == LABELS["take"]
+    page.keyboard.press("Enter")  # during the clip's first shot: too dark
+    said = wait_for_announcement(page, "Photo received.", before)
+    photos = page.evaluate("window.__livePhotos")
+    assert len(photos) == 1 and not photos[0]["auto"], photos
+    # The view closed and focus went back to the toggle, not to the top of the page.
+    assert toggle.evaluate("el => el === document.activeElement") and toggle.get_attribute("aria-pressed") == "false"
+    # The photo went down SeeSay's photo path: the quality check's guidance comes before any answer.
+    wait_until(page, "(after) => window.__liveLog.slice(after).some(t => t.startsWith('The photo is too dark.'))",
+               "the quality check's guidance was not said", timeout=60_000, arg=before)
+    assert in_order(live_region_log(page)[before:], MESSAGES["taken"], "Photo received."), said
+    page.get_by_role("button", name="Describe anyway").wait_for()

@@ -255,6 +255,7 @@ function motionOf(previous, coarse, seconds) {
 
 // --- the live camera ------------------------------------------------------------------------------------
 const BEEP_EVERY = 250, BEEP_LENGTH = 0.07, LOW_PITCH = 220, HIGH_PITCH = 880;  // ms, s, Hz, Hz
+const SHAKE_MS = 300;  // a jolt of the motion sensor counts as moving for this long
 
 class LiveCamera {
   constructor(root, setTriggerValue) {
@@ -270,7 +271,6 @@ class LiveCamera {
     this.frameCanvas = document.createElement("canvas");
     this.stream = null;
     this.running = false;
-    this.nextFrame = 0;
     this.sentId = 0;
     this.onMotion = (event) => this.motion(event);
     this.toggle.addEventListener("click", () => (this.on() ? this.stop("off") : this.start()));
@@ -368,15 +368,16 @@ class LiveCamera {
     this.lastSent = -Infinity;
     this.lastShake = -Infinity;
     this.spoken = {kind: null, at: -Infinity};
+    this.takeWanted = false;
     this.said.textContent = "";
   }
 
   schedule() {
     if (!this.running) { return; }
-    if (this.video.requestVideoFrameCallback) {
-      this.nextFrame = this.video.requestVideoFrameCallback((now) => this.frame(now));
+    if (this.video.requestVideoFrameCallback) {  // once for each new frame of the camera
+      this.video.requestVideoFrameCallback(() => this.frame());
     } else {
-      this.nextFrame = requestAnimationFrame((now) => this.frame(now));
+      requestAnimationFrame(() => this.frame());
     }
   }
 
@@ -388,7 +389,7 @@ class LiveCamera {
   }
 
   // -- every frame -------------------------------------------------------------------------------------
-  frame(now) {
+  frame() {
     if (!this.running) { return; }
     try {
       this.judge(performance.now());
@@ -400,6 +401,10 @@ class LiveCamera {
   judge(now) {
     const video = this.video, vw = video.videoWidth, vh = video.videoHeight;
     if (!vw || !vh) { return; }
+    if (this.takeWanted) {
+      this.take(false);
+      return;
+    }
     const limits = this.limits, scale = Math.min(1, limits.work_side / Math.max(vw, vh));
     const w = Math.max(1, Math.round(vw * scale)), h = Math.max(1, Math.round(vh * scale));
     if (this.work.width !== w || this.work.height !== h) { this.work.width = w; this.work.height = h; }
@@ -409,13 +414,13 @@ class LiveCamera {
     const judged = measure(context.getImageData(0, 0, w, h).data, w, h, limits, false);
     const {measures, coarse} = judged;
     const seconds = (now - this.lastAt) / 1000;
-    // Movement is judged between two pictures with detail: the noise of a dark one, scaled up to compare,
-    // would read as movement.
+    // Movement is judged only between two pictures with detail: a finger over the lens or a blank wall
+    // has nothing to follow.
     const detailed = measures.detail >= limits.thresholds.detail;
     const moved = detailed && this.previous && seconds < 1 ? motionOf(this.previous, coarse, seconds) : 0;
     this.previous = detailed ? coarse : null;
     this.lastAt = now;
-    const moving = moved > limits.moving || now - this.lastShake < 300;
+    const moving = moved > limits.moving || now - this.lastShake < SHAKE_MS;
     let found = findings(measures, moving, limits);
     if (!found.length) {  // sharpness is judged only when nothing said before it is wrong: it costs most
       judged.sharpness();
@@ -483,7 +488,11 @@ class LiveCamera {
   // -- the photo ---------------------------------------------------------------------------------------
   take(auto) {
     const video = this.video, w = video.videoWidth, h = video.videoHeight;
-    if (!this.running || !w || !h) { return; }
+    if (!this.on()) { return; }
+    if (!this.running || !w || !h) {  // pressed before the camera's first frame: taken with that frame
+      this.takeWanted = true;
+      return;
+    }
     const canvas = document.createElement("canvas");
     canvas.width = w;
     canvas.height = h;
