@@ -49,9 +49,9 @@ from .speaker import split_sentences
 from .vlm.prompt import Turn, reference_note
 
 if TYPE_CHECKING:
+    from .aiming import TextCheck
     from .config import Settings
     from .images import Photo
-    from .aiming import TextCheck
     from .ocr import Reading
     from .tts import Speech
 

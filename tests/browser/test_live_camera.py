@@ -14,8 +14,8 @@ import itertools
 
 import numpy as np
 import pytest
-from browserkit import (PAGES, RECORD_EVENTS, axe_violations, format_violations, live_region_log, open_page,
-                        small_targets, unnamed_controls, wait_for_announcement, wait_until)
+from browserkit import (PAGES, RECORD_EVENTS, axe_violations, format_violations, go_to, live_region_log, open_page,
+                        settle, small_targets, unnamed_controls, wait_for_announcement, wait_until)
 
 from core.aiming import CUES, LABELS, MESSAGES
 from core.testmodels.aiming import SIZE, aiming_clip, write_y4m
@@ -45,6 +45,14 @@ if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
     const video = constraints && constraints.video;
     if (video && typeof video.facingMode === "object") { window.__liveStreams.push(stream); }
     return stream;
+  };
+}
+window.__beeps = [];  // the pitch of each beep of the sharpness tone, in order
+if (window.OscillatorNode) {
+  const start = OscillatorNode.prototype.start;
+  OscillatorNode.prototype.start = function (...args) {
+    window.__beeps.push(this.frequency.value);
+    return start.apply(this, args);
   };
 }
 document.addEventListener("seesay-live-photo", (event) => {
@@ -207,3 +215,21 @@ def test_take_photo_now_takes_it_at_once_and_the_quality_check_speaks_first(live
                "the quality check's guidance was not said", timeout=60_000, arg=before)
     assert in_order(live_region_log(page)[before:], MESSAGES["taken"], "Photo received."), said
     page.get_by_role("button", name="Describe anyway").wait_for()
+
+
+def test_the_sharpness_tone_set_in_settings_rises_as_the_picture_gets_sharper(live_tab, warm_app):
+    page = live_tab()
+    open_page(page, warm_app, SETTINGS)
+    page.get_by_role("switch", name="Sharpness tone").locator("xpath=ancestor::label").click()
+    settle(page)
+    go_to(page, DESCRIBE)
+    before = len(live_region_log(page))
+    open_live_view(page)
+    wait_for_announcement(page, MESSAGES["taken"], before, timeout=60_000)
+    beeps = [round(b) for b in page.evaluate("window.__beeps")]
+    # too dark: the lowest pitch (220 Hz); blurred: a little higher; cut off, then good (sharp): highest.
+    # (A frame where the picture jumps is judged moving, not sharp, and beeps low: only first times count.)
+    first = {name: next((i for i, b in enumerate(beeps) if test(b)), None) for name, test in
+             (("dark", lambda b: b == 220), ("blurred", lambda b: 250 < b < 450), ("sharp", lambda b: b > 600))}
+    assert None not in first.values() and first["dark"] < first["blurred"] < first["sharp"], beeps
+    assert beeps[-1] > 600, beeps  # the last beep before the photo was taken: a sharp picture
