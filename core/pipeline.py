@@ -50,6 +50,7 @@ from .quick import QUICK, READ_BY_MODEL, quick_question
 from .vlm.prompt import Turn
 
 if TYPE_CHECKING:
+    from .aiming import TextCheck
     from .config import Settings
     from .images import Photo
     from .ocr import Reading
@@ -138,6 +139,15 @@ class Pipeline:
             while len(self._readings) > KEPT_READINGS:
                 self._readings.popitem(last=False)
         return found
+
+    def guide(self, frame: bytes, photo_side: int) -> TextCheck:
+        """The live camera's text check of one small frame (:func:`core.aiming.check_frame`), judged for the photo
+        SeeSay would keep of a camera picture ``photo_side`` pixels long. Raises SeeSayError (ImageError,
+        ModelUnavailableError, TextReadingError)."""
+        from .aiming import check_frame
+
+        keep = min(photo_side, self.settings.image_max_side) if photo_side > 0 else self.settings.image_max_side
+        return check_frame(frame, self.models.ocr(), photo_side=keep)
 
     # -- questions -------------------------------------------------------------------------------
     def ask(self, photo: Photo, question: Union[str, bytes], history: Sequence[Turn] = (),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.engines import answer_tokens
-from ui import asking, page, settings
+from ui import asking, live_camera, page, settings
 from ui.state import LANGUAGES, LENGTHS, RATES, VOICES, session
 
 settings.take_changes()
@@ -29,6 +29,7 @@ st.header("Answers", anchor=False)
 st.radio("Answer length", list(LENGTHS), key=settings.key("length"), format_func=LENGTHS.get, horizontal=True)
 st.selectbox("Answer language", list(LANGUAGES), key=settings.key("language"), format_func=LANGUAGES.get)
 
+live_camera.settings(settings.key)
 st.header("Display", anchor=False)
 st.toggle("Larger text", key=settings.key("large_text"))
 st.toggle("High contrast", key=settings.key("high_contrast"))

@@ -25,7 +25,7 @@ import streamlit as st
 
 from .state import Prefs, session
 
-__all__ = ["start", "announce", "announce_later", "play", "new_answer", "stop", "css", "data_url", "script"]
+__all__ = ["start", "announce", "announce_later", "play", "new_answer", "stop", "css", "data_url", "script", "asset"]
 
 _BRIDGE = "seesay_bridge"  # key of the hidden container (CSS class st-key-seesay_bridge)
 _RUN_KEY = "_seesay_bridge_run"  # the container of the current run, in st.session_state
@@ -37,7 +37,8 @@ _counter = itertools.count()
 _MAX_LOG = 500
 
 
-def _asset(name: str) -> str:
+def asset(name: str) -> str:
+    """The text of ``ui/assets/<name>`` (scripts and styles shipped with the app)."""
     return _files.files("ui").joinpath("assets", name).read_text(encoding="utf-8")
 
 
@@ -55,7 +56,7 @@ def _silence() -> str:
 
 @functools.lru_cache(maxsize=1)
 def _boot_js() -> str:
-    return _asset("seesay.js").replace("__SEESAY_SILENCE__", _silence())
+    return asset("seesay.js").replace("__SEESAY_SILENCE__", _silence())
 
 
 def data_url(data: bytes, mime: str) -> str:
@@ -75,11 +76,11 @@ def script(payload: dict) -> str:
 
 def css(prefs: Prefs) -> str:
     """The page's CSS: target sizes, focus, the player bar; larger text and high contrast."""
-    parts = [_asset("seesay.css")]
+    parts = [asset("seesay.css")]
     if prefs.large_text:
-        parts.append(_asset("large-text.css"))
+        parts.append(asset("large-text.css"))
     if prefs.high_contrast:
-        parts.append(_asset("high-contrast.css"))
+        parts.append(asset("high-contrast.css"))
     return "<style>\n" + "\n".join(parts) + "\n</style>"
 
 

@@ -55,6 +55,8 @@ class Prefs:
     language: str = ""  # answer language code; "" = the question's language
     large_text: bool = False
     high_contrast: bool = False
+    cue_seconds: float = 3.0  # the live camera says the same guidance again at most this often
+    tone: bool = False  # the live camera beeps, higher as the picture gets sharper
 
     def choices(self) -> Choices:
         """What core needs of these preferences (the rest is the page's and the player's)."""

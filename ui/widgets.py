@@ -9,6 +9,7 @@ import streamlit as st
 from core.pipeline import QUICK
 
 from . import asking
+from .live_camera import live_camera
 from .state import Kind, Session, session
 
 __all__ = ["PHOTO_TYPES", "photo_inputs", "question_inputs", "quick_buttons", "recording_view", "flash"]
@@ -20,7 +21,7 @@ PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "heic", "heif", "bmp", "tiff
 
 
 def photo_inputs(page: str, heading: str = "Take or choose a photo") -> Optional[bytes]:
-    """A heading, an instruction, the camera and the uploader.
+    """A heading, an instruction, the live camera, the camera and the uploader.
 
     Streamlit hides the camera's label from screen readers, so the visible heading and the
     instruction come right before it. Returns the bytes of a photo that has just arrived (each
@@ -29,16 +30,21 @@ def photo_inputs(page: str, heading: str = "Take or choose a photo") -> Optional
     s = session()
     st.header(heading, anchor=False)
     st.markdown(
-        "Hold the phone about an arm's length from what you want to know about, then press "
+        "Press **Live camera** and point the phone at what you want to know about: SeeSay says what "
+        "to change (too dark, blurry, text cut off) and takes the photo by itself when it is good. "
+        "Or hold the phone about an arm's length away and press "
         "**Take photo** (the camera starts after your browser asks for permission). The camera "
         "uses the phone's back lens; **Switch camera** turns to the front one. "
         "Or press **Upload**, under *Choose a photo*, to pick a picture; on a phone this can "
         "also open the phone's own camera app."
     )
+    live = live_camera(page)
     camera_key, upload_key = f"{page}-camera-{s.round}", f"{page}-upload-{s.round}"
     shot = st.camera_input("Camera", key=camera_key)
     upload = st.file_uploader("Choose a photo (JPEG, PNG, WebP, GIF, HEIC, BMP or TIFF)",
                               type=PHOTO_TYPES, key=upload_key)
+    if live is not None:
+        return live
     for key, value in ((camera_key, shot), (upload_key, upload)):
         if value is not None:
             data = value.getvalue()

@@ -221,6 +221,24 @@ def chromium(playwright, media):
 
 
 @pytest.fixture(scope="session")
+def chromium_filming(playwright, media):
+    """``chromium_filming(video)`` -> another headless Chromium (closed after the run) whose fake camera plays
+    ``video`` (a .y4m file) instead of the car; the fake microphone is the same."""
+    browsers = []
+
+    def launch(video: Path):
+        flags = CHROMIUM_FLAGS + [f"--use-file-for-fake-audio-capture={media.question_wav}%noloop",
+                                  f"--use-file-for-fake-video-capture={video}"]
+        browsers.append(playwright.chromium.launch(executable_path=CHROMIUM, args=flags))
+        return browsers[-1]
+
+    yield launch
+    for browser in browsers:
+        with contextlib.suppress(Exception):
+            browser.close()
+
+
+@pytest.fixture(scope="session")
 def warm_app(chromium, seesay_url):
     """SeeSay with its models loaded: the Home page loads them (once per server)."""
     return warm(chromium, seesay_url)

@@ -18,7 +18,7 @@
  */
 (function () {
   "use strict";
-  var VERSION = 3;
+  var VERSION = 4;
   if (window.SeeSay && window.SeeSay.version === VERSION) {
     return;
   }
@@ -38,6 +38,8 @@
   // two lenses in every camera request: the camera opens on the back lens and "Switch camera" turns
   // to the front one and back again. Installed first, before any camera asks for a stream. Where a
   // device has one camera, the browser uses it whichever way it faces (facingMode is a preference).
+  // Only a bare "user" or "environment" (Streamlit's request) is swapped: SeeSay's live camera asks
+  // for {ideal: "environment"} itself (ui/assets/live-camera.js).
   var media = navigator.mediaDevices;
   if (media && media.getUserMedia && !media.getUserMedia.seesay) {
     var askCamera = media.getUserMedia.bind(media);
@@ -62,23 +64,61 @@
   }
   var pending = [];
   var speaking = false;
+  var holding = null;  // the timer that ends the current message's moment
+  var cueShown = false;  // what the region shows is a live camera cue
+  var cueWaiting = null;  // a live camera cue waiting for the region
+
+  // Show ``text`` now and keep it a moment, so a quick second message does not replace it unread.
+  function show(text, isCue) {
+    status.textContent = text;
+    speaking = true;
+    cueShown = isCue;
+    clearTimeout(holding);
+    holding = setTimeout(nextAnnouncement, 1200);
+  }
 
   function nextAnnouncement() {
+    holding = null;
     var text = pending.shift();
+    if (text === undefined && cueWaiting !== null) {
+      speaking = false;  // the last message's moment is over: the waiting cue goes now
+      cue(cueWaiting);
+      return;
+    }
+    cueShown = false;
     if (text === undefined) { speaking = false; return; }
     speaking = true;
-    // Clear first, then set after a pause, so the same words twice in a row are read twice;
-    // keep each message a moment so a quick second one does not replace it unread.
+    // Clear first, then set after a pause, so the same words twice in a row are read twice.
     status.textContent = "";
-    setTimeout(function () {
-      status.textContent = text;
-      setTimeout(nextAnnouncement, 1200);
-    }, 120);
+    setTimeout(function () { show(text, false); }, 120);
   }
 
   function announce(text) {
     pending.push(text);
     if (!speaking) { nextAnnouncement(); }
+  }
+
+  // The live camera's guidance (ui/assets/live-camera.js), paced there. A cue waits for the other
+  // messages, but never for another cue: a newer cue replaces the one shown (it is out of date) or the
+  // one waiting, so cues never pile up. Words that differ from what the region shows are shown at once
+  // (a screen reader reads a changed text); the same words again are cleared first. cue(null) drops
+  // the waiting cue (the photo has been taken).
+  function cue(text) {
+    cueWaiting = null;
+    if (!text) { return; }
+    if (pending.length || (speaking && !cueShown)) {
+      cueWaiting = text;
+      return;
+    }
+    if (status.textContent !== text) {
+      show(text, true);
+      return;
+    }
+    status.textContent = "";
+    speaking = true;
+    cueShown = false;
+    clearTimeout(holding);
+    holding = setTimeout(function () { show(text, true); }, 120);
   }
 
   // --- the player bar ---------------------------------------------------------------------------
@@ -321,7 +361,7 @@
     });
   }
 
-  window.SeeSay = {version: VERSION, run: run, announce: announce, stop: stop, replay: replay,
+  window.SeeSay = {version: VERSION, run: run, announce: announce, cue: cue, stop: stop, replay: replay,
                    player: player};
   (window.SeeSayPending || []).forEach(run);
   window.SeeSayPending = [];
