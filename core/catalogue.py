@@ -55,8 +55,15 @@ def extract() -> dict[str, Message]:
     return found
 
 
+def _built(node: ast.AST) -> bool:
+    """True for a text built at run time (an f-string, ``+``/``%``, ``.format()``): never in a catalogue.
+    A name or an attribute is fine: it holds a message marked where it was written (``N_``)."""
+    return isinstance(node, (ast.JoinedStr, ast.BinOp)) or (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format")
+
+
 def unreadable_marks() -> list[str]:
-    """Calls of ``_``/``N_``/``ngettext`` whose text is not a plain string literal (never extracted)."""
+    """Calls of ``_``/``N_``/``ngettext`` given a text built at run time (never extracted, never translated)."""
     bad = []
     for path in _files():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -67,8 +74,9 @@ def unreadable_marks() -> list[str]:
             if name not in KEYWORDS or not node.args:
                 continue
             texts = node.args[:2] if name == "ngettext" else node.args[:1]
-            if not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in texts):
-                bad.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}(...) is not given a plain string")
+            if any(_built(a) for a in texts) or (name == "N_" and not (
+                    isinstance(texts[0], ast.Constant) and isinstance(texts[0].value, str))):
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}(...) is given a text built at run time")
     return bad
 
 
