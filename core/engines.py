@@ -60,6 +60,9 @@ class Choices:
     length: str = "normal"  # one of LENGTHS
     language: str = ""  # ISO 639-1 code answers are given in; "" = the question's language
     speak: bool = True  # answers are spoken as they are written; off: only when asked for
+    # the language of SeeSay's own words until a question says otherwise (core.i18n.choose): the app passes
+    # the language of the person's last question, else their browser's; "" = English
+    ui_language: str = ""
 
 
 @dataclass

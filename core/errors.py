@@ -1,11 +1,16 @@
 """Errors meant for the person using SeeSay.
 
 Every message is written to be read aloud: it says what happened in plain words and what to do
-next, with no codes, file paths or stack traces. Pages show ``str(error)`` and speak it.
-Anything that is not a :class:`SeeSayError` is a bug, and the app reports it as such.
+next, with no codes, file paths or stack traces. It is written in English, marked for translation
+(``N_``), with named placeholders filled from ``params``; pages show and speak
+:meth:`SeeSayError.spoken_in` the person's language (``str(error)`` and :attr:`~SeeSayError.spoken`
+are the English, for logs). Anything that is not a :class:`SeeSayError` is a bug, and the app reports
+it as such.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "SeeSayError",
@@ -22,20 +27,36 @@ __all__ = [
 
 
 class SeeSayError(Exception):
-    """Base class: ``message`` says what happened, ``hint`` what to do next."""
+    """Base class: ``message`` says what happened, ``hint`` what to do next.
+
+    Both are English texts marked with ``N_`` whose ``{placeholders}`` are filled from ``params``
+    (``ImageError(N_("The photo is {size} MB."), N_("Please choose a smaller one."), size=31)``);
+    :meth:`spoken_in` gives them in another language, numbers written as that language writes them.
+    """
 
     #: short name of the stage that failed, for logs and announcements
     stage = "seesay"
 
-    def __init__(self, message: str, hint: str = "") -> None:
-        self.message = message.strip()
-        self.hint = hint.strip()
+    def __init__(self, message: str, hint: str = "", **params: Any) -> None:
+        self.template, self.hint_template = message.strip(), hint.strip()
+        self.params = params
+        self.message = self._in(self.template, "en")
+        self.hint = self._in(self.hint_template, "en")
         super().__init__(self.spoken)
 
     @property
     def spoken(self) -> str:
-        """The whole text to show and to speak."""
+        """The whole text to show and to speak, in English."""
         return f"{self.message} {self.hint}".strip()
+
+    def spoken_in(self, language: str) -> str:
+        """The whole text to show and to speak, in ``language`` (English where it has no translation)."""
+        return f"{self._in(self.template, language)} {self._in(self.hint_template, language)}".strip()
+
+    def _in(self, text: str, language: str) -> str:
+        from .i18n import translator
+
+        return translator(language)(text, **self.params) if text else ""
 
 
 class ConfigError(SeeSayError):

@@ -18,7 +18,7 @@ APP = [*PAGES, *sorted((ROOT / "ui").rglob("*.py"))]
 #: the model download (files only: it loads no engine), and the live camera's words and limits (core.aiming:
 #: plain data the browser judges frames by; its one call to a model, the text check, goes through the pipeline)
 APP_MAY_IMPORT = {"core", "core.pipeline", "core.engines", "core.errors", "core.config", "core.language",
-                  "core.download", "core.aiming"}
+                  "core.download", "core.aiming", "core.i18n"}
 ENGINE_MODULES = ("core.vlm", "core.stt", "core.tts", "core.audio", "core.images")
 MAX_LINES = 500
 #: a page is widgets, one call into ui/ or core, and what it shows: this much, and no more
