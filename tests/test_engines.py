@@ -107,6 +107,17 @@ def test_each_engine_loads_once_even_when_visitors_ask_at_once(loaders):
     assert loaders.calls == [("vlm",)]
 
 
+def test_what_a_loaded_engine_made_is_kept_out_of_the_garbage_collectors_scans(loaders):
+    import gc
+
+    gc.unfreeze()
+    try:
+        loaders.models(Settings()).vlm()
+        assert gc.get_freeze_count() > 0  # a full collection after each page's run skips them
+    finally:
+        gc.unfreeze()
+
+
 def test_a_failed_load_is_kept_until_retry(loaders):
     loaders.broken[("stt",)] = ModelUnavailableError("Speech recognition is not available.", "Set it.")
     models = loaders.models(Settings())
