@@ -99,8 +99,10 @@ def record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def rebuild(upstream: bytes) -> bytes:
-    if sha256(upstream) != UPSTREAM_SHA256:
+def rebuild(upstream: bytes, verify: bool = True) -> bytes:
+    """The rebuilt wheel from upstream's (``verify=False`` skips the whole-file hash, for the tests:
+    each file is still checked against the recorded hashes)."""
+    if verify and sha256(upstream) != UPSTREAM_SHA256:
         raise SystemExit("the downloaded wheel is not PyPI's gTTS 2.5.4 (sha256 differs)")
     src = zipfile.ZipFile(io.BytesIO(upstream))
     out = io.BytesIO()
