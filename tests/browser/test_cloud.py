@@ -5,7 +5,7 @@ then `streamlit run Home.py` from the repository root, with the app's secrets as
 variables. This module does the same once per test run (uv's download cache is the user's, so
 later runs are quicker; the environment itself is new each run), then checks that everything the
 app imports is there and takes the journey in a real browser: a photo, a typed question, and the
-answer spoken by the automatic voice through gTTS's own code, whose request to Google reaches a
+answer spoken by the automatic voice (settings given as the app's secrets, in TOML) through gTTS's own code, whose request to Google reaches a
 fake Google on loopback (name lookup redirected at the socket, inside the fresh environment).
 
 Here uv is pointed at /opt/wheels (UV_FIND_LINKS) where that folder exists, so it takes the local
@@ -15,6 +15,7 @@ CPU build of torch instead of downloading PyPI's CUDA build (~3 GB); the cloud t
 from __future__ import annotations
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -139,14 +140,23 @@ def test_the_fresh_environment_has_everything_the_app_imports(cloud):
 
 @pytest.fixture
 def cloud_app(cloud, test_models, fake_google, tmp_path):  # noqa: F811
-    """`streamlit run Home.py` from the repository root with the fresh environment, settings given
-    as environment variables (as secrets are), the automatic voice on, Google faked."""
+    """`streamlit run Home.py` from the repository root with the fresh environment, the settings in
+    the app's secrets (TOML), the automatic voice on, Google faked."""
     fake_google.audio = tone_mp3(GTTS_CLIP_SECONDS)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = server_env(test_models, SEESAY_TTS_ENGINE="auto")
-    env = {k: v for k, v in env.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")
+    # The settings go where the cloud puts the app's secrets (Streamlit reads ~/.streamlit/secrets.toml
+    # at start and turns its root-level keys into environment variables), not into the environment.
+    settings = {k: v for k, v in server_env(test_models, SEESAY_TTS_ENGINE="auto").items()
+                if k.startswith("SEESAY_") or k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    home = tmp_path / "home"
+    (home / ".streamlit").mkdir(parents=True)
+    (home / ".streamlit" / "secrets.toml").write_text(
+        "".join(f"{k} = {json.dumps(v)}\n" for k, v in sorted(settings.items())), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEESAY_") and k not in settings
+           and k not in ("VIRTUAL_ENV", "PYTHONPATH")
            and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+    env["HOME"] = str(home)
     env["PATH"] = f"{cloud.folder / 'bin'}:{env.get('PATH', '')}"
     env["FAKE_GOOGLE_PORT"] = str(fake_google.server_address[1])
     log_path = tmp_path / "cloud-server.log"
