@@ -45,8 +45,8 @@ def test_requirements_name_gtts_and_whisper_installed_normally():
     lines = requirement_lines()
     assert "openai-whisper==20250625" in lines
     wheels = [ln for ln in lines if ln.endswith(".whl")]
-    # A plain relative path: pip resolves it from the folder it runs in, uv from requirements.txt's
-    # folder; both are the repository root on Streamlit Community Cloud and in ./seesay.
+    # A plain relative path: pip and uv resolve it from the folder they run in, which is the
+    # repository root on Streamlit Community Cloud, in ./seesay and in the Dockerfile's build step.
     assert wheels == [f"./deploy/wheels/{gtts_wheel.WHEEL.name}"]
     assert (ROOT / wheels[0]).is_file()
     assert not [ln for ln in lines if re.match(r"(?i)gtts\b", ln)]  # no second gTTS from PyPI
