@@ -85,7 +85,9 @@ class CloudEnv:
 def cloud(tmp_path_factory) -> CloudEnv:
     """A new environment with requirements.txt alone, installed by uv as the cloud does."""
     folder = tmp_path_factory.mktemp("cloud") / "venv"
-    base = getattr(sys, "_base_executable", sys.executable)
+    # SEESAY_TEST_CLOUD_PYTHON: another interpreter for it (e.g. a Python 3.12 or 3.13), as the cloud
+    # offers; by default the one running the tests.
+    base = os.environ.get("SEESAY_TEST_CLOUD_PYTHON") or getattr(sys, "_base_executable", sys.executable)
     env = uv_environ()
     t0 = time.monotonic()
     _run([sys.executable, "-m", "uv", "venv", "--quiet", "--python", base, folder], 120, env=env)
