@@ -24,7 +24,15 @@ import time
 from pathlib import Path
 
 import pytest
-from browserkit import PAGES, ask_typed, audio_events, open_page, upload_photo, wait_for_announcement, wait_for_playing
+from browserkit import (
+    PAGES,
+    ask_typed,
+    audio_events,
+    open_page,
+    upload_photo,
+    wait_for_announcement,
+    wait_for_playing,
+)
 from conftest import START_TIMEOUT, _free_port, _healthy, _keep_screenshots, server_env
 
 from tests.faults import fake_google, no_proxies, spoken_texts, tls_files  # noqa: F401
@@ -58,7 +66,8 @@ REDIRECT = textwrap.dedent('''
 
 
 def _run(command, timeout, **kwargs) -> subprocess.CompletedProcess:
-    done = subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=timeout, **kwargs)
+    done = subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=timeout, check=False,
+                          **kwargs)
     assert done.returncode == 0, f"{' '.join(map(str, command))} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
 
