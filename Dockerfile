@@ -48,17 +48,17 @@ RUN apt-get update \
  && grep -v '^[[:space:]]*#' /tmp/seesay/packages.txt | xargs apt-get install -y --no-install-recommends \
  && rm -rf /var/lib/apt/lists/*
 
-# Python packages: requirements.txt, then gTTS and openai-whisper without their declared
-# dependencies (requirements-nodeps.txt, for the reasons given in requirements.txt).
-COPY requirements.txt requirements-nodeps.txt /tmp/seesay/
+# Python packages: requirements.txt alone (it names the rebuilt gTTS wheel by a path relative to
+# the folder pip runs in, so that folder mirrors the repository's layout).
+COPY requirements.txt /tmp/seesay/
+COPY deploy/wheels/ /tmp/seesay/deploy/wheels/
 RUN python -m venv /opt/venv \
  && pip install --upgrade pip \
  && if [ "$VARIANT" = cpu ]; then \
       pip install "$(grep -E '^torch==' /tmp/seesay/requirements.txt)" \
         --index-url https://download.pytorch.org/whl/cpu; \
     fi \
- && pip install -r /tmp/seesay/requirements.txt \
- && pip install --no-deps -r /tmp/seesay/requirements-nodeps.txt
+ && cd /tmp/seesay/ && pip install -r requirements.txt
 
 # Not root: the app runs as seesay, which owns only /models (the model cache) and its home.
 RUN useradd --create-home --uid 10001 --user-group --shell /usr/sbin/nologin seesay \
