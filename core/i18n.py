@@ -27,8 +27,8 @@ import string
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LANGUAGES", "SOURCE", "N_", "Translator", "translator", "supported", "choose", "placeholders",
-           "catalogue_path"]
+__all__ = ["LANGUAGES", "SOURCE", "N_", "Translator", "translator", "supported", "choose", "words_language",
+           "placeholders", "catalogue_path"]
 
 #: the languages SeeSay speaks, by ISO 639-1 code, each named in its own language (a person looks for
 #: their language by its own name)
@@ -65,6 +65,18 @@ def choose(*candidates: str | None) -> str:
         if found:
             return found
     return SOURCE
+
+
+def words_language(choices: Any = None, heard: str | None = None) -> str:
+    """The language of SeeSay's own words for one question: THE rule, used by core and the app alike.
+
+    ``choices`` (a :class:`core.engines.Choices`, or None) gives the person's setting (``language``) and the
+    app's fallback (``ui_language``: the language of their last question, else their browser's); ``heard``
+    is the language of this question, when known (typed: detected; spoken: what speech recognition heard).
+    In order: the setting; else this question's language; else the fallback; else English."""
+    setting = getattr(choices, "language", "") if choices is not None else ""
+    fallback = getattr(choices, "ui_language", "") if choices is not None else ""
+    return choose(setting, heard, fallback)
 
 
 def placeholders(message: str) -> set[str]:
