@@ -78,6 +78,6 @@ class Hear:
         if len(text) > self.max_question_chars:
             raise QuestionError(
                 N_("Your question is {length} characters long, more than the {limit} I can take."),
-                N_("Please ask a shorter question."), length=len(text), limit=self.max_question_chars,
+                N_("Please ask a shorter question."), length=str(len(text)), limit=str(self.max_question_chars),
             )
         return text
