@@ -65,7 +65,7 @@ def _ask(args: argparse.Namespace) -> int:
             _words["language"] = words_language(choices, event.language)
             _ = translator(_words["language"])
         elif isinstance(event, Queued):
-            print(_.ngettext("Waiting: one question is ahead of yours.", "Waiting: {count} questions are ahead "
+            print(_.ngettext("Waiting: {count} question is ahead of yours.", "Waiting: {count} questions are ahead "
                              "of yours.", event.ahead, count=event.ahead), file=sys.stderr)
         elif isinstance(event, Transcribed) and not args.json:
             print(_("You asked: {question}", question=event.transcript.text))
@@ -209,8 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         print(error.spoken_in(_words["language"]), file=sys.stderr)
         return 2
     except FileNotFoundError as error:
-        print(translator(_words["language"])("I could not find the file {name}. Please check the path.",
-                                             name=error.filename), file=sys.stderr)
+        _ = translator(_words["language"])
+        print(_("I could not find the file {name}. Please check the path.", name=error.filename), file=sys.stderr)
         return 2
 
 

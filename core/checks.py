@@ -64,15 +64,8 @@ _NOTHING = {  # what the photo shows none of, said with how to take a better one
 #: units said as Babel says them in each language (CLDR), by SeeSay's English name
 _CLDR_UNITS = {"milligrams": "mass-milligram", "micrograms": "mass-microgram", "grams": "mass-gram",
                "millilitres": "volume-milliliter", "litres": "volume-liter", "percent": "concentr-percent"}
-#: the other units, with their plural forms (gettext picks the form for the number)
-_COUNTED = {
-    "international units": (N_("{count} international unit"), N_("{count} international units")),
-    "units": (N_("{count} unit"), N_("{count} units")),
-    "tablets": (N_("{count} tablet"), N_("{count} tablets")),
-    "capsules": (N_("{count} capsule"), N_("{count} capsules")),
-    "drops": (N_("{count} drop"), N_("{count} drops")),
-    "puffs": (N_("{count} puff"), N_("{count} puffs")),
-}
+#: the other units, counted (gettext picks the plural form for the number)
+_COUNTED = ("international units", "units", "tablets", "capsules", "drops", "puffs")
 _CURRENCY_CODES = {"dollars": "USD", "euros": "EUR", "pounds": "GBP", "yen": "JPY", "rupees": "INR"}
 
 _UNITS = {"mg": "milligrams", "milligram": "milligrams", "milligrams": "milligrams", "mcg": "micrograms",
@@ -312,11 +305,25 @@ def say(value: Value, language: str = "en") -> str:
     if unit in _CLDR_UNITS:
         return format_unit(amount, _CLDR_UNITS[unit], length="long", locale=code)
     if unit in _COUNTED:
-        singular, plural = _COUNTED[unit]
-        return _.ngettext(singular, plural, amount if isinstance(amount, int) else 2, count=amount)
+        return _counted(unit, amount, _)
     if unit in _CURRENCY_CODES:
         return f"{_.number(amount)} {get_currency_name(_CURRENCY_CODES[unit], amount, locale=code)}"
     return value.spoken
+
+
+def _counted(unit: str, amount: float, _) -> str:
+    n = amount if isinstance(amount, int) else 2  # 2.5 tablets: the plural
+    if unit == "international units":
+        return _.ngettext("{count} international unit", "{count} international units", n, count=amount)
+    if unit == "units":
+        return _.ngettext("{count} unit", "{count} units", n, count=amount)
+    if unit == "tablets":
+        return _.ngettext("{count} tablet", "{count} tablets", n, count=amount)
+    if unit == "capsules":
+        return _.ngettext("{count} capsule", "{count} capsules", n, count=amount)
+    if unit == "drops":
+        return _.ngettext("{count} drop", "{count} drops", n, count=amount)
+    return _.ngettext("{count} puff", "{count} puffs", n, count=amount)
 
 
 def _list(items: Sequence[Value], language: str = "en") -> str:
