@@ -29,14 +29,15 @@ def _ask(args: argparse.Namespace) -> int:
     from .pipeline import (AnswerText, Asked, Done, PhotoTaken, Pipeline, QualityMeasured, Queued, Remark,
                            TextRead, Transcribed)
 
+    # a typed question's language is known before anything is said (the photo's guidance, an error);
+    # a spoken one's once it is heard
+    heard = detect_language(args.question) if args.question else ""
+    _words["language"] = words_language(Choices(language=args.language or "", ui_language=heard))
+    _ = translator(_words["language"])
     settings = load_settings()
     pipeline = Pipeline(settings)
     data = Path(args.image).read_bytes()
-    # a typed question's language is known before the photo's guidance is said; a spoken one's once heard
-    heard = detect_language(args.question) if args.question else ""
     choices = Choices(private=settings.private, language=args.language or "", ui_language=heard)
-    _words["language"] = words_language(choices)
-    _ = translator(_words["language"])
     photo = quality = reading = None
     for event in pipeline.take_photo(data, choices, spoken=args.audio is not None, anyway=args.anyway):
         if isinstance(event, PhotoTaken):
