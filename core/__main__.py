@@ -1,7 +1,8 @@
 """Command line: ``python -m core ask ...``, ``python -m core download`` and ``python -m core make-test-models DIR``.
 
 ``ask`` runs the whole pipeline on a photo and a spoken, typed or quick question, with the engines
-the ``SEESAY_`` settings choose. ``download`` fetches, before anyone asks, the models those settings
+the ``SEESAY_`` settings choose. SeeSay's own words (guidance, remarks, errors, these messages) are in
+``--language`` when given, else in the typed question's language (:func:`core.i18n.words_language`). ``download`` fetches, before anyone asks, the models those settings
 use. Bad input, and a model that cannot be had, exit with status 2 and the message a user would hear;
 a photo too flawed to answer well exits with status 3 and its guidance, unless ``--anyway``.
 """
@@ -15,18 +16,28 @@ import sys
 from pathlib import Path
 
 from .errors import SeeSayError
+from .i18n import translator, words_language
+
+#: the language of SeeSay's own words in this run: the setting, then the question's (see _ask)
+_words = {"language": "en"}
 
 
 def _ask(args: argparse.Namespace) -> int:
     from .config import load_settings
     from .engines import Choices
-    from .pipeline import (AnswerText, Done, PhotoTaken, Pipeline, QualityMeasured, Queued, Remark, TextRead,
-                           Transcribed)
+    from .language import detect_language
+    from .pipeline import (AnswerText, Asked, Done, PhotoTaken, Pipeline, QualityMeasured, Queued, Remark,
+                           TextRead, Transcribed)
 
+    # a typed question's language is known before anything is said (the photo's guidance, an error);
+    # a spoken one's once it is heard
+    heard = detect_language(args.question) if args.question else ""
+    _words["language"] = words_language(Choices(language=args.language or "", ui_language=heard))
+    _ = translator(_words["language"])
     settings = load_settings()
     pipeline = Pipeline(settings)
     data = Path(args.image).read_bytes()
-    choices = Choices(private=settings.private)
+    choices = Choices(private=settings.private, language=args.language or "", ui_language=heard)
     photo = quality = reading = None
     for event in pipeline.take_photo(data, choices, spoken=args.audio is not None, anyway=args.anyway):
         if isinstance(event, PhotoTaken):
@@ -41,7 +52,7 @@ def _ask(args: argparse.Namespace) -> int:
                              ensure_ascii=False, indent=2))
         else:
             print(quality.guidance)
-            print("Add --anyway to have it answered as it is.", file=sys.stderr)
+            print(_("Add --anyway to have it answered as it is."), file=sys.stderr)
         return 3
     if args.quick:
         events = pipeline.quick(photo, args.quick, (), choices)
@@ -51,10 +62,14 @@ def _ask(args: argparse.Namespace) -> int:
                               min_tokens=args.min_tokens, samples=args.samples)
     answer = None
     for event in events:
-        if isinstance(event, Queued):
-            print(f"Waiting: {event.ahead} questions ahead.", file=sys.stderr)
+        if isinstance(event, Asked):  # a spoken question's language is known now
+            _words["language"] = words_language(choices, event.language)
+            _ = translator(_words["language"])
+        elif isinstance(event, Queued):
+            print(_.ngettext("Waiting: {count} question is ahead of yours.", "Waiting: {count} questions are ahead "
+                             "of yours.", event.ahead, count=event.ahead), file=sys.stderr)
         elif isinstance(event, Transcribed) and not args.json:
-            print(f"You asked: {event.transcript.text}")
+            print(_("You asked: {question}", question=event.transcript.text))
         elif isinstance(event, Remark) and not args.json:
             print(event.text, file=sys.stderr)
         elif isinstance(event, AnswerText) and not args.json:
@@ -94,7 +109,7 @@ def _ask(args: argparse.Namespace) -> int:
     else:
         print()
         if out:
-            print(f"Answer audio: {out}")
+            print(_("Answer audio: {path}", path=out))
         if answer.speech_error:
             print(answer.speech_error, file=sys.stderr)
     return 0
@@ -174,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="answer even when the photo's quality is poor (otherwise its guidance is printed, status 3)")
     p.add_argument("--out", help="where to write the answer audio (default answer.mp3 or answer.wav)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--language", default="", metavar="CODE",
+                   help="the language of answers and of SeeSay's own words (en, es, fr, de, it, pt, nl; "
+                        "default: the question's)")
     p.add_argument("--max-tokens", type=int, default=0, help="answer length limit (default SEESAY_MAX_ANSWER_TOKENS)")
     p.add_argument("--min-tokens", type=int, default=0, help=argparse.SUPPRESS)  # benchmarks
     p.set_defaults(func=_ask)
@@ -189,10 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except SeeSayError as error:
-        print(error.spoken, file=sys.stderr)
+        print(error.spoken_in(_words["language"]), file=sys.stderr)
         return 2
     except FileNotFoundError as error:
-        print(f"I could not find the file {error.filename}. Please check the path.", file=sys.stderr)
+        _ = translator(_words["language"])
+        print(_("I could not find the file {name}. Please check the path.", name=error.filename), file=sys.stderr)
         return 2
 
 

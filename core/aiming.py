@@ -27,49 +27,62 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from . import quality
+from .i18n import N_
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["CUES", "MESSAGES", "LABELS", "KINDS", "Limits", "LIMITS", "TextCheck", "TextFinder", "check_frame",
+__all__ = ["CUES", "MESSAGES", "LABELS", "KINDS", "words", "Limits", "LIMITS", "TextCheck", "TextFinder", "check_frame",
            "browser_limits", "FRAME_SIDE", "FRAME_MAX_BYTES"]
 
 #: what the live camera says for each thing to change, short, for listening; in the order it is said
 #: when several hold (the order of core.quality.KINDS: light first, then something in view, then
 #: steadiness and sharpness; the text's framing once the picture itself is good)
 CUES = {
-    "dark": "Too dark. Turn on a light.",
-    "bright": "Too bright. Move out of direct light.",
-    "glare": "Glare. Turn away from the light.",
-    "nothing": "Nothing in view. Point at the thing.",
-    "moving": "Hold still.",
-    "blurred": "Blurry. Hold still, or move back a little.",
-    "too-small": "Text too small. Move closer.",
-    "off-left": "Text cut off on the left. Move left.",
-    "off-right": "Text cut off on the right. Move right.",
-    "off-top": "Text cut off at the top. Move up.",
-    "off-bottom": "Text cut off at the bottom. Move down.",
+    "dark": N_("Too dark. Turn on a light."),
+    "bright": N_("Too bright. Move out of direct light."),
+    "glare": N_("Glare. Turn away from the light."),
+    "nothing": N_("Nothing in view. Point at the thing."),
+    "moving": N_("Hold still."),
+    "blurred": N_("Blurry. Hold still, or move back a little."),
+    "too-small": N_("Text too small. Move closer."),
+    "off-left": N_("Text cut off on the left. Move left."),
+    "off-right": N_("Text cut off on the right. Move right."),
+    "off-top": N_("Text cut off at the top. Move up."),
+    "off-bottom": N_("Text cut off at the bottom. Move down."),
 }
 #: the kinds of cue, in the order above
 KINDS = tuple(CUES)
 
 #: what the live camera says about itself
 MESSAGES = {
-    "on": "Live camera on.",  # short: the guidance follows at once (the page says how it works)
-    "off": "Live camera off.",
-    "taken": "Photo taken.",
-    "denied": "SeeSay may not use the camera. Allow the camera for this page in your browser's settings, "
-              "or use Take photo.",
-    "no-camera": "SeeSay found no camera it can open. Use Upload a photo instead.",
-    "failed": "The camera could not be started. Close other apps that use it, then press Live camera again.",
+    "on": N_("Live camera on."),  # short: the guidance follows at once (the page says how it works)
+    "off": N_("Live camera off."),
+    "taken": N_("Photo taken."),
+    "denied": N_("SeeSay may not use the camera. Allow the camera for this page in your browser's settings, "
+                 "or use Take photo."),
+    "no-camera": N_("SeeSay found no camera it can open. Use Upload a photo instead."),
+    "failed": N_("The camera could not be started. Close other apps that use it, then press Live camera again."),
 }
 
 #: the names of the live camera's controls (what a screen reader says and what is shown)
 LABELS = {
-    "toggle": "Live camera",
-    "take": "Take photo now",
-    "text": "Wait until all the text is in view",
+    "toggle": N_("Live camera"),
+    "take": N_("Take photo now"),
+    "text": N_("Wait until all the text is in view"),
 }
+
+
+
+def words(language: str = "en") -> dict[str, dict[str, str]]:
+    """:data:`CUES`, :data:`MESSAGES` and :data:`LABELS` in ``language`` (SeeSay's words,
+    :func:`core.i18n.words_language`), for the live camera's browser side, which writes none of its own."""
+    from .i18n import translator
+
+    _ = translator(language)
+    return {name: {key: _(text) for key, text in table.items()}
+            for name, table in (("cues", CUES), ("messages", MESSAGES), ("labels", LABELS))}
+
 
 #: the longer side, in pixels, of the frames sent for the text check: measured on rendered labels, the
 #: detector finds every line of a label filling the frame at 320 to 640 pixels, in 30 to 90 ms at 640 on

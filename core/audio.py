@@ -20,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from .errors import AudioError, NoSpeechError
+from .i18n import N_
 
 __all__ = [
     "SAMPLE_RATE",
@@ -45,7 +46,7 @@ LENGTH_TOLERANCE = 0.25
 #: resampling from hundreds of MHz makes FFmpeg build a huge filter (a minute of CPU, then ENOMEM).
 MAX_SAMPLE_RATE = 384_000
 
-_TRY_AGAIN = "Please record your question again, or type it."
+_TRY_AGAIN = N_("Please record your question again, or type it.")
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: numpy arrays have no single truth value
@@ -90,17 +91,17 @@ def _sniff(data: bytes) -> tuple[str, str] | None:
 def decode_audio(data: bytes, *, max_seconds: float, min_seconds: float) -> Recording:
     """Decode a recording to 16 kHz mono float32. Raises :class:`AudioError` meant to be spoken."""
     if not data:
-        raise AudioError("The recording is empty: no sound arrived.", _TRY_AGAIN)
+        raise AudioError(N_("The recording is empty: no sound arrived."), _TRY_AGAIN)
     found = _sniff(data)
     if found is None:
         raise AudioError(
-            "SeeSay could not read this recording: it is not a sound file SeeSay knows.", _TRY_AGAIN
+            N_("SeeSay could not read this recording: it is not a sound file SeeSay knows."), _TRY_AGAIN
         )
     demuxer, source_format = found
     samples = _decode(data, demuxer, max_seconds)
     if samples.size == 0:
         raise AudioError(
-            "SeeSay could not read this recording. The file may be damaged, or only part of it arrived.",
+            N_("SeeSay could not read this recording. The file may be damaged, or only part of it arrived."),
             _TRY_AGAIN,
         )
     recording = Recording(samples=samples, source_format=source_format)
@@ -112,15 +113,16 @@ def require_length(recording: Recording, min_seconds: float) -> None:
     """Raises :class:`AudioError` when the recording is shorter than ``min_seconds``."""
     if recording.duration < min_seconds:
         raise AudioError(
-            f"The recording is too short: {recording.duration:.1f} seconds.",
-            "Please keep recording while you ask your question, then try again, or type it.",
+            N_("The recording is too short: {seconds} seconds."),
+            N_("Please keep recording while you ask your question, then try again, or type it."),
+            seconds=round(recording.duration, 1),
         )
 
 
 def _too_long(max_seconds: float) -> AudioError:
     return AudioError(
-        f"The recording is longer than {max_seconds:g} seconds, which is the most SeeSay listens to.",
-        "Please ask a shorter question, or type it.",
+        N_("The recording is longer than {seconds} seconds, which is the most SeeSay listens to."),
+        N_("Please ask a shorter question, or type it."), seconds=max_seconds,
     )
 
 
@@ -141,7 +143,7 @@ def _decode(data: bytes, demuxer: str, max_seconds: float) -> np.ndarray:
     seconds = 0.0
     with container:
         if not container.streams.audio:
-            raise AudioError("This file has no sound in it.", _TRY_AGAIN)
+            raise AudioError(N_("This file has no sound in it."), _TRY_AGAIN)
         stream = container.streams.audio[0]
         # Refuse early when the container says how long it is. Uncompressed WAV is left to the
         # decoding loop: its header size is often wrong (streamed recorders write a placeholder).
@@ -235,23 +237,34 @@ class SpeechCheck:
     speech_ratio: float  # share of 30 ms frames that look like voice
     has_speech: bool
 
-    def describe(self) -> str:
-        """Text alternative of the recording: "3.2 seconds, normal loudness, speech heard." """
-        heard = "speech heard" if self.has_speech else "no speech heard"
-        return f"{self.duration:.1f} seconds, {loudness_words(self.rms_dbfs)}, {heard}."
+    def describe(self, language: str = "en") -> str:
+        """Text alternative of the recording, in ``language``: "3.2 seconds, normal loudness, speech heard." """
+        from babel.numbers import format_decimal
+
+        from .i18n import translator
+
+        _ = translator(language)
+        seconds = format_decimal(self.duration, format="0.0", locale=_.language)
+        loudness = loudness_words(self.rms_dbfs, language)
+        if self.has_speech:
+            return _("{seconds} seconds, {loudness}, speech heard.", seconds=seconds, loudness=loudness)
+        return _("{seconds} seconds, {loudness}, no speech heard.", seconds=seconds, loudness=loudness)
 
 
-def loudness_words(dbfs: float) -> str:
-    """A loudness in words, for people who cannot see a level meter."""
+def loudness_words(dbfs: float, language: str = "en") -> str:
+    """A loudness in words, for people who cannot see a level meter, in ``language``."""
+    from .i18n import translator
+
+    _ = translator(language)
     if dbfs < SILENCE_DBFS:
-        return "silent"
+        return _("silent")
     if dbfs < QUIET_DBFS:
-        return "very quiet"
+        return _("very quiet")
     if dbfs < -32.0:
-        return "quiet"
+        return _("quiet")
     if dbfs < -10.0:
-        return "normal loudness"
-    return "very loud"
+        return _("normal loudness")
+    return _("very loud")
 
 
 def check_speech(samples: np.ndarray) -> SpeechCheck:
@@ -315,21 +328,20 @@ def require_speech(recording: Recording, check: SpeechCheck | None = None) -> Sp
     if check.has_speech:
         return check
     log.info("no speech in recording: %s", check.describe())
-    opening = "I could not hear a question in that recording."
     if check.rms_dbfs < SILENCE_DBFS:
         raise NoSpeechError(
-            f"{opening} It sounded silent.",
-            "Please check that the microphone is allowed, hold the phone closer and try again, "
-            "or type your question.",
+            N_("I could not hear a question in that recording. It sounded silent."),
+            N_("Please check that the microphone is allowed, hold the phone closer and try again, "
+               "or type your question."),
         )
     if check.rms_dbfs < QUIET_DBFS:
         raise NoSpeechError(
-            f"{opening} It was very quiet.",
-            "Please hold the phone closer and try again, or type your question.",
+            N_("I could not hear a question in that recording. It was very quiet."),
+            N_("Please hold the phone closer and try again, or type your question."),
         )
     raise NoSpeechError(
-        f"{opening} It sounded like noise, not a voice.",
-        "Please move somewhere quieter, hold the phone closer and try again, or type your question.",
+        N_("I could not hear a question in that recording. It sounded like noise, not a voice."),
+        N_("Please move somewhere quieter, hold the phone closer and try again, or type your question."),
     )
 
 

@@ -92,6 +92,11 @@ def _read(language: str):
         return read_po(po, locale=language)
 
 
+def _singular(msgid: str | tuple) -> str:
+    """A catalogue entry's English text (a plural entry's id is its singular and plural)."""
+    return msgid[0] if isinstance(msgid, (tuple, list)) else msgid
+
+
 def problems(messages: dict[str, Message] | None = None) -> dict[str, list[str]]:
     """What is wrong, per language ("code" for marks the extractor cannot read)."""
     messages = extract() if messages is None else messages
@@ -115,7 +120,7 @@ def problems(messages: dict[str, Message] | None = None) -> dict[str, list[str]]
                 if placeholders(text) != want:
                     wrong.append(f"placeholders {sorted(placeholders(text))} instead of {sorted(want)}: "
                                  f"{message.id!r} -> {text!r}")
-        unused = sorted(str(m.id) for m in catalogue if m.id and m.id not in messages)
+        unused = sorted(str(_singular(m.id)) for m in catalogue if m.id and _singular(m.id) not in messages)
         wrong += [f"no longer in the code: {m!r}" for m in unused]
         if wrong:
             out[language] = wrong

@@ -24,9 +24,11 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Value", "Verdict", "DOMAINS", "REMINDER", "domain", "values", "double_check"]
+from .i18n import N_, translator
 
-REMINDER = "Please check with someone sighted before you act on it."
+__all__ = ["Value", "Verdict", "DOMAINS", "REMINDER", "domain", "values", "double_check", "say"]
+
+REMINDER = N_("Please check with someone sighted before you act on it.")
 
 #: what matters, and the words that say a question is about it (English, Spanish, French, German,
 #: Italian, Portuguese, Dutch): stems, matched at the start of a word
@@ -49,7 +51,22 @@ DOMAINS: dict[str, tuple[str, ...]] = {
               "caduc", "vence", "cita", "péremption", "expire", "rendez-vous", "datum", "ablauf",
               "haltbar", "termin", "scadenza", "data", "validade", "vencimento", "houdbaar"),
 }
-_NOTHING = {"medicine": "dose", "money": "amount", "allergens": "list of ingredients", "dates": "date"}
+_NOTHING = {  # what the photo shows none of, said with how to take a better one
+    "medicine": N_("I found no readable dose in this photo. Point the camera straight at the label, close "
+                   "enough for it to fill the screen, in good light, and take the photo again."),
+    "money": N_("I found no readable amount in this photo. Point the camera straight at the label, close "
+                "enough for it to fill the screen, in good light, and take the photo again."),
+    "allergens": N_("I found no readable list of ingredients in this photo. Point the camera straight at the "
+                    "label, close enough for it to fill the screen, in good light, and take the photo again."),
+    "dates": N_("I found no readable date in this photo. Point the camera straight at the label, close "
+                "enough for it to fill the screen, in good light, and take the photo again."),
+}
+#: units said as Babel says them in each language (CLDR), by SeeSay's English name
+_CLDR_UNITS = {"milligrams": "mass-milligram", "micrograms": "mass-microgram", "grams": "mass-gram",
+               "millilitres": "volume-milliliter", "litres": "volume-liter", "percent": "concentr-percent"}
+#: the other units, counted (gettext picks the plural form for the number)
+_COUNTED = ("international units", "units", "tablets", "capsules", "drops", "puffs")
+_CURRENCY_CODES = {"dollars": "USD", "euros": "EUR", "pounds": "GBP", "yen": "JPY", "rupees": "INR"}
 
 _UNITS = {"mg": "milligrams", "milligram": "milligrams", "milligrams": "milligrams", "mcg": "micrograms",
           "µg": "micrograms", "ug": "micrograms", "microgram": "micrograms", "micrograms": "micrograms",
@@ -225,17 +242,17 @@ def _matches(value: Value, label: Sequence[Value], label_text: str = "") -> bool
     return False
 
 
-def double_check(question: str, answer: str, label_text: str | None) -> Verdict | None:
+def double_check(question: str, answer: str, label_text: str | None, language: str = "en") -> Verdict | None:
     """The check of ``answer`` against ``label_text`` (None or "" when the photo has no readable
-    text), or None when the question is not about medicine, money, allergens or dates."""
+    text), or None when the question is not about medicine, money, allergens or dates. The remarks are
+    said in ``language`` (SeeSay's words, :func:`core.i18n.words_language`), values as it says them."""
+    _ = translator(language)
     area = domain(question, answer)
     if area is None:
         return None
     said = [v for v in values(answer)]
     if not (label_text or "").strip():
-        what = _NOTHING[area]
-        remarks = (f"I found no readable {what} in this photo. Point the camera straight at the label, close "
-                   "enough for it to fill the screen, in good light, and take the photo again.", REMINDER)
+        remarks = (_(_NOTHING[area]), _(REMINDER))
         return Verdict(area, (), (), tuple(said), (), remarks)
     label = values(label_text)
     agreed, disagreed, invented = [], [], []
@@ -249,21 +266,72 @@ def double_check(question: str, answer: str, label_text: str | None) -> Verdict 
             (disagreed.append((value, same_kind)) if same_kind else invented.append(value))
     remarks = []
     for value, theirs in disagreed:
-        remarks.append(f"Careful: the label says {_list(theirs)}, not {value.spoken}.")
+        remarks.append(_("Careful: the label says {label}, not {answer}.", label=_list(theirs, language),
+                         answer=say(value, language)))
     for value in invented:
-        remarks.append(f"Careful: I cannot find {value.spoken} in the text of this photo.")
+        remarks.append(_("Careful: I cannot find {value} in the text of this photo.", value=say(value, language)))
     important = [v for v in label if v.kind != "number"] or label
     if agreed:
         shown = [v for v in label if _matches(v, agreed)]  # read back as the label has it, with its unit
-        remarks.append(f"The label says {_list([v for v in shown if v.kind != 'number'] or shown or agreed)}.")
+        remarks.append(_("The label says {values}.", values=_list(
+            [v for v in shown if v.kind != 'number'] or shown or agreed, language)))
     elif important and (invented or not said):
-        remarks.append(f"The label says {_list(important[:4])}.")
-    remarks.append(REMINDER)
+        remarks.append(_("The label says {values}.", values=_list(important[:4], language)))
+    remarks.append(_(REMINDER))
     return Verdict(area, tuple(agreed), tuple(disagreed), tuple(invented), tuple(label), tuple(remarks))
 
 
-def _list(items: Sequence[Value]) -> str:
-    spoken = list(dict.fromkeys(v.spoken for v in items))
+def say(value: Value, language: str = "en") -> str:
+    """How SeeSay says ``value`` in ``language``: "500 milligrams", "500 miligramos", "marzo de 2027"."""
+    code = translator(language).language
+    if code == "en":
+        return value.spoken  # SeeSay's English, as it has always said it
+    import datetime as dt
+
+    from babel.dates import format_skeleton
+    from babel.numbers import get_currency_name
+    from babel.units import format_unit
+
+    _ = translator(code)
+    if value.kind == "date":
+        parts = [int(p) for p in value.key.split("-")]
+        day = dt.date(parts[0], parts[1], parts[2] if len(parts) == 3 else 1)
+        return format_skeleton("yMMMMd" if len(parts) == 3 else "yMMMM", day, locale=code)
+    number, _sep, unit = value.key.partition(" ")
+    if not unit:
+        return _.number(float(number)) if number.replace(".", "", 1).isdigit() else number
+    amount = float(number)
+    amount = int(amount) if amount == int(amount) else amount
+    if unit in _CLDR_UNITS:
+        return format_unit(amount, _CLDR_UNITS[unit], length="long", locale=code)
+    if unit in _COUNTED:
+        return _counted(unit, amount, _)
+    if unit in _CURRENCY_CODES:
+        return f"{_.number(amount)} {get_currency_name(_CURRENCY_CODES[unit], amount, locale=code)}"
+    return value.spoken
+
+
+def _counted(unit: str, amount: float, _) -> str:
+    n = amount if isinstance(amount, int) else 2  # 2.5 tablets: the plural
+    if unit == "international units":
+        return _.ngettext("{count} international unit", "{count} international units", n, count=amount)
+    if unit == "units":
+        return _.ngettext("{count} unit", "{count} units", n, count=amount)
+    if unit == "tablets":
+        return _.ngettext("{count} tablet", "{count} tablets", n, count=amount)
+    if unit == "capsules":
+        return _.ngettext("{count} capsule", "{count} capsules", n, count=amount)
+    if unit == "drops":
+        return _.ngettext("{count} drop", "{count} drops", n, count=amount)
+    return _.ngettext("{count} puff", "{count} puffs", n, count=amount)
+
+
+def _list(items: Sequence[Value], language: str = "en") -> str:
+    spoken = list(dict.fromkeys(say(v, language) for v in items))
     if len(spoken) <= 1:
         return spoken[0] if spoken else ""
-    return ", ".join(spoken[:-1]) + " and " + spoken[-1]
+    if translator(language).language == "en":
+        return ", ".join(spoken[:-1]) + " and " + spoken[-1]
+    from babel.lists import format_list
+
+    return format_list(spoken, locale=translator(language).language)

@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .i18n import N_, translator
+
 if TYPE_CHECKING:
     from .vlm import Token
 
@@ -125,24 +127,26 @@ def agreement(answer: str, samples: Sequence[str]) -> float | None:
     return round(sum(scores) / len(scores), 4) if scores and words else None
 
 
-HEDGE = "I am not sure, but"
+HEDGE = N_("I am not sure, but {answer}")
 
 
-def hedge(sentence: str) -> str:
-    """``sentence`` as the start of a hedged answer: "I am not sure, but there is a red car." """
+def hedge(sentence: str, language: str = "en") -> str:
+    """``sentence`` as the start of a hedged answer, the hedge in ``language`` (SeeSay's words,
+    :func:`core.i18n.words_language`): "I am not sure, but there is a red car." """
     first = sentence[:1]
     rest = sentence[1:]
     if first and first.isupper() and rest[:1].islower() and not sentence.startswith(("I ", "I'")):
         first = first.lower()
-    return f"{HEDGE} {first}{rest}"
+    return translator(language)(HEDGE, answer=f"{first}{rest}")
 
 
-def in_words(value: float | None) -> str:
-    """The confidence said plainly, for the page and the live region."""
+def in_words(value: float | None, language: str = "en") -> str:
+    """The confidence said plainly, for the page and the live region, in ``language``."""
+    _ = translator(language)
     if value is None:
-        return "SeeSay cannot tell how sure it is of this answer."
+        return _("SeeSay cannot tell how sure it is of this answer.")
     if value >= 0.8:
-        return "SeeSay is fairly sure of this answer."
+        return _("SeeSay is fairly sure of this answer.")
     if value >= THRESHOLD:
-        return "SeeSay is somewhat sure of this answer."
-    return "SeeSay is not sure of this answer."
+        return _("SeeSay is somewhat sure of this answer.")
+    return _("SeeSay is not sure of this answer.")

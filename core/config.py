@@ -16,6 +16,7 @@ from typing import Callable, Mapping
 
 from . import ocr, stt, tts, vlm
 from .errors import ConfigError
+from .i18n import N_
 
 __all__ = ["Settings", "Profile", "PROFILES", "VARIABLES", "DEVICES", "load_settings", "cpu_has_native_bf16"]
 
@@ -131,8 +132,8 @@ def _choice(raw: str, var: Variable) -> str:
     value = raw.strip().lower()
     if value not in var.choices:
         raise ConfigError(
-            f"The setting {var.name} is {raw!r}, which SeeSay does not know.",
-            f"Use one of: {', '.join(var.choices)}.",
+            N_("The setting {name} is {value}, which SeeSay does not know."), N_("Use one of: {names}."),
+            name=var.name, value=repr(raw), names=", ".join(var.choices),
         )
     return value
 
@@ -153,8 +154,9 @@ def _url(raw: str, var: Variable) -> str:
         usable = False
     if value and not usable:
         raise ConfigError(
-            f"The setting {var.name} is {raw!r}, which is not a web address SeeSay can use.",
-            "Use the server's address with http:// or https://, for example http://gpu-box:8000/v1.",
+            N_("The setting {name} is {value}, which is not a web address SeeSay can use."),
+            N_("Use the server's address with http:// or https://, for example http://gpu-box:8000/v1."),
+            name=var.name, value=repr(raw),
         )
     return value
 
@@ -170,8 +172,8 @@ def _bool(raw: str, var: Variable) -> bool:
     if value in _FALSE:
         return False
     raise ConfigError(
-        f"The setting {var.name} is {raw!r}, which is neither on nor off.",
-        f"Use one of: {', '.join(_TRUE + _FALSE[:-1])}.",
+        N_("The setting {name} is {value}, which is neither on nor off."), N_("Use one of: {names}."),
+        name=var.name, value=repr(raw), names=", ".join(_TRUE + _FALSE[:-1]),
     )
 
 
@@ -183,8 +185,10 @@ def _number(kind: type, low: float, high: float):
             value = None
         if value is None or not (low <= value <= high) or value != value:
             raise ConfigError(
-                f"The setting {var.name} is {raw!r}, which is not a usable number.",
-                f"Use a {'whole ' if kind is int else ''}number from {_plain(low)} to {_plain(high)}.",
+                N_("The setting {name} is {value}, which is not a usable number."),
+                N_("Use a whole number from {low} to {high}.") if kind is int else
+                N_("Use a number from {low} to {high}."),
+                name=var.name, value=repr(raw), low=_plain(low), high=_plain(high),
             )
         return value
 
@@ -272,20 +276,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     for name in env:
         if name.startswith("SEESAY_") and name not in known and not name.startswith("SEESAY_TEST_"):
             raise ConfigError(
-                f"SeeSay does not know the setting {name}.",
-                f"Known settings: {', '.join(known)}.",
+                N_("SeeSay does not know the setting {name}."), N_("Known settings: {names}."),
+                name=name, names=", ".join(known),
             )
     values = {var.field: var.parse(env[var.name], var) for var in VARIABLES if var.name in env}
     settings = Settings(**values)
     if settings.vlm_engine == "openai" and not settings.vlm_url:
         raise ConfigError(
-            "SEESAY_VLM_ENGINE is openai, but SEESAY_VLM_URL, the answering server's address, is not set.",
-            "Set SEESAY_VLM_URL, for example to http://gpu-box:8000/v1, or set SEESAY_VLM_ENGINE to transformers.",
+            N_("SEESAY_VLM_ENGINE is openai, but SEESAY_VLM_URL, the answering server's address, is not set."),
+            N_("Set SEESAY_VLM_URL, for example to http://gpu-box:8000/v1, or set SEESAY_VLM_ENGINE to transformers."),
         )
     if settings.private and settings.tts_engine == "gtts":
         raise ConfigError(
-            "SEESAY_PRIVATE is on, but SEESAY_TTS_ENGINE is gtts, which sends the answer to Google.",
-            "Set SEESAY_TTS_ENGINE to offline or auto, or switch private mode off.",
+            N_("SEESAY_PRIVATE is on, but SEESAY_TTS_ENGINE is gtts, which sends the answer to Google."),
+            N_("Set SEESAY_TTS_ENGINE to offline or auto, or switch private mode off."),
         )
     return settings
 

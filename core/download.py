@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ModelUnavailableError, SeeSayError
+from .i18n import N_, Phrase, Translator, translator
 
 __all__ = ["Model", "Progress", "Fetched", "LLAVA_FILES", "WHISPER_CT2_FILES", "plan", "is_present", "fetch",
            "format_bytes"]
@@ -71,14 +72,18 @@ class Progress:
         """0.0 to 1.0 (0.0 while the total is not known)."""
         return min(1.0, self.done / self.total) if self.total > 0 else 0.0
 
-    def describe(self) -> str:
-        """``Downloading the answering model: 1.2 GB of 4.1 GB (29%)``, read aloud as written."""
-        text = f"Downloading {self.label}: {format_bytes(self.done)}"
+    def describe(self, language: str = "en") -> str:
+        """``Downloading the answering model: 1.2 GB of 4.1 GB (29%)``, read aloud as written, in ``language``."""
+        _ = translator(language)
+        said = dict(model=Phrase(self.label), done=format_bytes(self.done), total=format_bytes(self.total),
+                    percent=str(int(100 * self.fraction)), step=self.step, steps=self.steps)
+        if self.total > 0 and self.steps > 1:
+            return _("Downloading {model}: {done} of {total} ({percent}%), model {step} of {steps}", **said)
         if self.total > 0:
-            text += f" of {format_bytes(self.total)} ({int(100 * self.fraction)}%)"
+            return _("Downloading {model}: {done} of {total} ({percent}%)", **said)
         if self.steps > 1:
-            text += f", model {self.step} of {self.steps}"
-        return text
+            return _("Downloading {model}: {done}, model {step} of {steps}", **said)
+        return _("Downloading {model}: {done}", **said)
 
 
 @dataclass(frozen=True)
@@ -90,11 +95,12 @@ class Fetched:
     bytes: int  # bytes downloaded by this call
     seconds: float  # time this call spent downloading
 
-    def describe(self) -> str:
+    def describe(self, language: str = "en") -> str:
+        _ = translator(language)
         if not self.downloaded:
-            return "Every model SeeSay needs is on this machine: nothing to download."
-        return (f"Downloaded {_joined(self.downloaded)}: {format_bytes(self.bytes)} in "
-                f"{_duration(self.seconds)}.")
+            return _("Every model SeeSay needs is on this machine: nothing to download.")
+        return _("Downloaded {models}: {size} in {duration}.", models=_joined(self.downloaded, _),
+                 size=format_bytes(self.bytes), duration=_duration(self.seconds, _))
 
 
 def format_bytes(n: int) -> str:
@@ -114,7 +120,7 @@ def plan(settings) -> tuple[Model, ...]:
 
 
 def _answering_model(settings) -> Model:
-    label, setting = "the answering model", "SEESAY_LLAVA_MODEL"
+    label, setting = N_("the answering model"), "SEESAY_LLAVA_MODEL"
     # SEESAY_VLM_ENGINE comes with the remote engine; until then every settings object answers here
     if getattr(settings, "vlm_engine", "transformers") != "transformers":
         return Model(label, "SEESAY_VLM_ENGINE", getattr(settings, "vlm_model", ""), "",
@@ -130,7 +136,7 @@ def _answering_model(settings) -> Model:
 def _speech_model(settings) -> Model:
     from . import stt
 
-    label, setting = "speech recognition", "SEESAY_WHISPER_MODEL"
+    label, setting = N_("speech recognition"), "SEESAY_WHISPER_MODEL"
     name = settings.whisper()
     if Path(name).expanduser().exists():
         return Model(label, setting, name, "", note="it is a file or folder on this machine")
@@ -338,22 +344,27 @@ def _counter(sink: Callable[[int], None]) -> type:
 
 # --- what to tell the operator -------------------------------------------------------------------
 
-_WHAT_TO_DO = ("Connect this machine to the internet once and download again (./seesay download), or set "
-               "SEESAY_LLAVA_MODEL and SEESAY_WHISPER_MODEL to model folders or files already on this machine. "
-               "To try SeeSay without downloading anything, build small test models with: "
-               "python -m core make-test-models, followed by a folder name.")
+_WHAT_TO_DO = N_("Connect this machine to the internet once and download again (./seesay download), or set "
+                 "SEESAY_LLAVA_MODEL and SEESAY_WHISPER_MODEL to model folders or files already on this machine. "
+                 "To try SeeSay without downloading anything, build small test models with: "
+                 "python -m core make-test-models, followed by a folder name.")
 
 
 def _offline(model: Model) -> ModelUnavailableError:
     return ModelUnavailableError(
-        f"SeeSay cannot download {model.label} ({model.name}): this machine is set to work without the "
-        "Hugging Face hub (HF_HUB_OFFLINE is on), and the model is not on this machine yet.",
-        "Switch HF_HUB_OFFLINE off for the download. " + _WHAT_TO_DO)
+        N_("SeeSay cannot download {model} ({name}): this machine is set to work without the "
+           "Hugging Face hub (HF_HUB_OFFLINE is on), and the model is not on this machine yet."),
+        N_("Switch HF_HUB_OFFLINE off for the download. Connect this machine to the internet once and "
+           "download again (./seesay download), or set SEESAY_LLAVA_MODEL and SEESAY_WHISPER_MODEL to model "
+           "folders or files already on this machine. To try SeeSay without downloading anything, build small "
+           "test models with: python -m core make-test-models, followed by a folder name."),
+        model=Phrase(model.label), name=model.name)
 
 
-def _unreachable(model: Model, why: str = "the Hugging Face hub could not be reached from this machine"
+def _unreachable(model: Model, why: str = N_("the Hugging Face hub could not be reached from this machine")
                  ) -> ModelUnavailableError:
-    return ModelUnavailableError(f"SeeSay could not download {model.label} ({model.name}): {why}.", _WHAT_TO_DO)
+    return ModelUnavailableError(N_("SeeSay could not download {model} ({name}): {why}."), _WHAT_TO_DO,
+                                 model=Phrase(model.label), name=model.name, why=Phrase(why))
 
 
 def _hub_error(model: Model, exc: Exception) -> ModelUnavailableError:
@@ -363,25 +374,26 @@ def _hub_error(model: Model, exc: Exception) -> ModelUnavailableError:
         return _offline(model)
     if "GatedRepoError" in kinds:
         return ModelUnavailableError(
-            f"SeeSay could not download {model.label} ({model.name}): the hub lets only signed-in users "
-            "download it.", f"Accept its terms on the hub and set HF_TOKEN to an access token, or change "
-                            f"{model.setting}.")
+            N_("SeeSay could not download {model} ({name}): the hub lets only signed-in users download it."),
+            N_("Accept its terms on the hub and set HF_TOKEN to an access token, or change {setting}."),
+            model=Phrase(model.label), name=model.name, setting=model.setting)
     if "RepositoryNotFoundError" in kinds:
         return ModelUnavailableError(
-            f"SeeSay could not download {model.label}: the Hugging Face hub has no model called {model.name}.",
-            f"Check the spelling of {model.setting}, or set it to a folder on this machine.")
+            N_("SeeSay could not download {model}: the Hugging Face hub has no model called {name}."),
+            N_("Check the spelling of {setting}, or set it to a folder on this machine."),
+            model=Phrase(model.label), name=model.name, setting=model.setting)
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return _disk_full(model)
     if "HfHubHTTPError" in kinds:
-        return _unreachable(model, "the Hugging Face hub answered with an error")
+        return _unreachable(model, N_("the Hugging Face hub answered with an error"))
     return _unreachable(model)
 
 
 def _disk_full(model: Model) -> ModelUnavailableError:
     return ModelUnavailableError(
-        f"SeeSay could not download {model.label}: the disk is full.",
-        "Free some space, or point HF_HOME (and XDG_CACHE_HOME for openai-whisper) at a larger disk, "
-        "then download again.")
+        N_("SeeSay could not download {model}: the disk is full."),
+        N_("Free some space, or point HF_HOME (and XDG_CACHE_HOME for openai-whisper) at a larger disk, "
+           "then download again."), model=Phrase(model.label))
 
 
 def _network_or_hub(exc: Exception) -> bool:
@@ -395,12 +407,17 @@ def _network_or_hub(exc: Exception) -> bool:
     return False
 
 
-def _joined(labels: tuple[str, ...]) -> str:
-    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+def _joined(labels: tuple[str, ...], _: Translator) -> str:
+    said = [_(label) for label in labels]
+    if _.language == "en" or len(said) == 1:
+        return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
+    from babel.lists import format_list
+
+    return format_list(said, locale=_.language)
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float, _: Translator) -> str:
     if seconds < 60:
-        return f"{max(1, round(seconds))} seconds" if seconds >= 1.5 else "a second"
+        return _("{count} seconds", count=max(1, round(seconds))) if seconds >= 1.5 else _("a second")
     minutes = round(seconds / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return _.ngettext("{count} minute", "{count} minutes", minutes, count=minutes)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import ModelUnavailableError, SeeSayError
+from .i18n import N_, Phrase
 from .events import Loading
 from .turns import TurnLock
 
@@ -47,8 +48,8 @@ VOICES = ("automatic", "gtts", "offline")
 #: a visitor's answer length
 LENGTHS = ("short", "normal", "detailed")
 #: the engines of a process, by stage, with what a person is told while they load
-STAGES = {"vlm": "vision-language model", "stt": "speech recognition model", "voice": "voice",
-          "ocr": "text reader"}
+STAGES = {"vlm": N_("vision-language model"), "stt": N_("speech recognition model"), "voice": N_("voice"),
+          "ocr": N_("text reader")}
 _OFFLINE_VOICES = ("offline", "piper", "espeak")
 
 
@@ -296,8 +297,8 @@ def _attempt(what: str, load: Callable[[], Any]) -> tuple[Any, SeeSayError | Non
     except Exception:  # a bug or an unexpected library failure: say so, log the details
         log.exception("%s failed to load", what)
         return None, ModelUnavailableError(
-            f"The {what} could not be started because of an unexpected problem.",
-            "Whoever runs SeeSay can find the details in its log.")
+            N_("The {what} could not be started because of an unexpected problem."),
+            N_("Whoever runs SeeSay can find the details in its log."), what=Phrase(what))
     log.info("%s ready in %.1fs", what, time.perf_counter() - t)
     # An engine lives as long as the process, and with it the ~450,000 objects its libraries made. Out of
     # the collector's way: Streamlit collects garbage after every script run, and each full collection

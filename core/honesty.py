@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 
 from .checks import domain
+from .i18n import translator
 
 __all__ = ["ANSWERABLE_NOTE", "Answerability", "cannot_tell", "asks_about_text"]
 
@@ -72,17 +73,18 @@ def asks_about_text(question: str) -> bool:
     return bool(_TEXT_WORDS.search(question)) or domain(question) is not None
 
 
-def cannot_tell(question: str) -> str:
-    """What SeeSay says when the photo cannot answer ``question``: that, and what to change."""
+def cannot_tell(question: str, language: str = "en") -> str:
+    """What SeeSay says when the photo cannot answer ``question``: that, and what to change, in ``language``."""
+    _ = translator(language)
     if asks_about_text(question):
-        return ("I cannot tell from this photo: the writing is not clear enough in it, or not in it at all. "
-                "Point the back of the phone straight at the writing, hold it about a hand's length away, "
-                "turn the object until the label faces you, and take the photo again.")
+        return _("I cannot tell from this photo: the writing is not clear enough in it, or not in it at all. "
+                 "Point the back of the phone straight at the writing, hold it about a hand's length away, "
+                 "turn the object until the label faces you, and take the photo again.")
     if _COLOUR_WORDS.search(question):
-        return ("I cannot tell the colour from this photo. Take it again in good light, with the thing "
-                "you are asking about filling most of the picture.")
+        return _("I cannot tell the colour from this photo. Take it again in good light, with the thing "
+                 "you are asking about filling most of the picture.")
     if _PEOPLE_WORDS.search(question):
-        return ("I cannot tell from this photo. Point the camera towards where the people are, step back "
-                "a little so all of them are in the picture, and take the photo again.")
-    return ("I cannot tell from this photo. Point the camera at the thing you are asking about, turn it so "
-            "its front faces the camera, or step back so all of it is in the picture, then take the photo again.")
+        return _("I cannot tell from this photo. Point the camera towards where the people are, step back "
+                 "a little so all of them are in the picture, and take the photo again.")
+    return _("I cannot tell from this photo. Point the camera at the thing you are asking about, turn it so "
+             "its front faces the camera, or step back so all of it is in the picture, then take the photo again.")

@@ -27,8 +27,8 @@ import string
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LANGUAGES", "SOURCE", "N_", "Translator", "translator", "supported", "choose", "placeholders",
-           "catalogue_path"]
+__all__ = ["LANGUAGES", "SOURCE", "N_", "Phrase", "LanguageName", "Translator", "translator", "supported", "choose", "words_language",
+           "placeholders", "catalogue_path"]
 
 #: the languages SeeSay speaks, by ISO 639-1 code, each named in its own language (a person looks for
 #: their language by its own name)
@@ -43,6 +43,16 @@ LOCALES = Path(__file__).resolve().parent / "locales"
 def N_(message: str) -> str:
     """Mark ``message`` for translation where it is said, not here (the English text is kept)."""
     return message
+
+
+class LanguageName(str):
+    """A language's code given as a placeholder's value: said as its name in the message's language
+    ("es" is "Spanish" in English, "español" in Spanish)."""
+
+
+class Phrase(str):
+    """A marked message given as a placeholder's value ("the answering model" in "SeeSay could not
+    download {model}."): the translator translates it too, where the whole message is said."""
 
 
 def catalogue_path(language: str) -> Path:
@@ -67,6 +77,18 @@ def choose(*candidates: str | None) -> str:
     return SOURCE
 
 
+def words_language(choices: Any = None, heard: str | None = None) -> str:
+    """The language of SeeSay's own words for one question: THE rule, used by core and the app alike.
+
+    ``choices`` (a :class:`core.engines.Choices`, or None) gives the person's setting (``language``) and the
+    app's fallback (``ui_language``: the language of their last question, else their browser's); ``heard``
+    is the language of this question, when known (typed: detected; spoken: what speech recognition heard).
+    In order: the setting; else this question's language; else the fallback; else English."""
+    setting = getattr(choices, "language", "") if choices is not None else ""
+    fallback = getattr(choices, "ui_language", "") if choices is not None else ""
+    return choose(setting, heard, fallback)
+
+
 def placeholders(message: str) -> set[str]:
     """The named ``{placeholders}`` of a message (what a translation must keep)."""
     return {name for _, name, _, _ in string.Formatter().parse(message) if name}
@@ -86,6 +108,15 @@ class Translator:
         return self._fill(self._translations.ngettext(singular, plural, n), params)
 
     # -- numbers, units, dates, money, as the language says them ------------------------------------
+    def language_name(self, code: str) -> str:
+        """The name of the language ``code`` in this language ("es": "Spanish", "español")."""
+        from babel import Locale, UnknownLocaleError
+
+        try:
+            return Locale.parse(re.split(r"[-_]", code.strip())[0].lower()).get_language_name(self.language) or code
+        except (ValueError, UnknownLocaleError):
+            return code
+
     def number(self, value: float) -> str:
         from babel.numbers import format_decimal
 
@@ -119,6 +150,10 @@ class Translator:
             return self.number(value)
         if isinstance(value, dt.date):
             return self.date(value)
+        if isinstance(value, Phrase):
+            return self(str(value))
+        if isinstance(value, LanguageName):
+            return self.language_name(str(value))
         return str(value)
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import ImageError
+from .i18n import N_
 
 __all__ = ["Photo", "load_photo", "FORMATS", "MIN_SIDE", "MAX_ASPECT"]
 
@@ -52,8 +53,26 @@ _ORIENTATION = {
 }
 _EXIF_ORIENTATION_TAG = 0x0112
 
-_AGAIN = "Please take the photo again, or choose another picture."
-_CHOOSE = "Please choose a photo, or take one with the camera."
+_AGAIN = N_("Please take the photo again, or choose another picture.")
+_CHOOSE = N_("Please choose a photo, or take one with the camera.")
+#: what SeeSay says of a file that is not a photo, by what _describe_file finds it is
+_NOT_A_PHOTO = {
+    "a sound recording": N_("This file is a sound recording, not a photo."),
+    "a video": N_("This file is a video, not a photo."),
+    "an SVG drawing": N_("This file is an SVG drawing, not a photo."),
+    "a web page": N_("This file is a web page, not a photo."),
+    "an XML document": N_("This file is an XML document, not a photo."),
+    "a text file": N_("This file is a text file, not a photo."),
+    "a PDF document": N_("This file is a PDF document, not a photo."),
+    "a compressed archive or office document": N_("This file is a compressed archive or office document, "
+                                                  "not a photo."),
+    "an old Microsoft Office document": N_("This file is an old Microsoft Office document, not a photo."),
+    "a text document": N_("This file is a text document, not a photo."),
+    "a video or sound recording": N_("This file is a video or sound recording, not a photo."),
+    "a PostScript document": N_("This file is a PostScript document, not a photo."),
+    "an icon": N_("This file is an icon, not a photo."),
+    "a program": N_("This file is a program, not a photo."),
+}
 
 _heif_lock = threading.Lock()
 _heif_registered = False
@@ -80,12 +99,12 @@ class Photo:
 def load_photo(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int) -> Photo:
     """Decode an uploaded photo. Raises :class:`ImageError` with a message meant to be spoken."""
     if not data:
-        raise ImageError("The photo is empty: no picture arrived.", _AGAIN)
+        raise ImageError(N_("The photo is empty: no picture arrived."), _AGAIN)
     if len(data) > max_bytes:
         raise ImageError(
-            f"The photo is too big: {_megabytes(len(data))} megabytes. "
-            f"SeeSay accepts up to {_megabytes(max_bytes)} megabytes.",
-            "Please choose a smaller photo, or take a new one with the camera.",
+            N_("The photo is too big: {size} megabytes. SeeSay accepts up to {limit} megabytes."),
+            N_("Please choose a smaller photo, or take a new one with the camera."),
+            size=_megabytes(len(data)), limit=_megabytes(max_bytes),
         )
     _register_heif()
     key = hashlib.sha256(data).hexdigest()
@@ -123,7 +142,7 @@ def load_photo(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int) -
         except Exception as exc:
             log.info("photo could not be decoded (%s: %s)", fmt, type(exc).__name__)
             raise ImageError(
-                "The photo could not be read. The file may be damaged, or only part of it arrived.",
+                N_("The photo could not be read. The file may be damaged, or only part of it arrived."),
                 _AGAIN,
             ) from None
 
@@ -172,23 +191,26 @@ def _check_size(width: int, height: int, max_pixels: int, decoded: tuple[int, in
         raise _too_many_pixels((width, height), max_pixels)
     if min(width, height) < MIN_SIDE:
         raise ImageError(
-            f"The picture is too small to see anything in: {width} by {height} pixels.",
-            "Please take a photo with the camera, or choose a bigger picture.",
+            N_("The picture is too small to see anything in: {width} by {height} pixels."),
+            N_("Please take a photo with the camera, or choose a bigger picture."),
+            width=str(width), height=str(height),
         )
     if max(width, height) / min(width, height) > MAX_ASPECT:
         raise ImageError(
-            f"The picture is a long thin strip, {width} by {height} pixels, not a photo SeeSay can describe.",
-            "Please take a photo with the camera, or choose another picture.",
+            N_("The picture is a long thin strip, {width} by {height} pixels, not a photo SeeSay can describe."),
+            N_("Please take a photo with the camera, or choose another picture."),
+            width=str(width), height=str(height),
         )
 
 
 def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int) -> ImageError:
-    hint = "Please choose a smaller photo, or take a new one with the camera."
+    hint = N_("Please choose a smaller photo, or take a new one with the camera.")
     if size is None:  # beyond PIL's own limit, whatever the format
-        return ImageError("The picture is far too large to open.", hint)
+        return ImageError(N_("The picture is far too large to open."), hint)
     megapixels = size[0] * size[1] / 1e6
-    return ImageError(f"The picture is too large: {size[0]} by {size[1]} pixels, {megapixels:.0f} megapixels. "
-                      f"SeeSay accepts up to {max_pixels / 1e6:g} megapixels.", hint)
+    return ImageError(N_("The picture is too large: {width} by {height} pixels, {megapixels} megapixels. "
+                         "SeeSay accepts up to {limit} megapixels."), hint, width=str(size[0]),
+                      height=str(size[1]), megapixels=round(megapixels), limit=max_pixels / 1e6)
 
 
 def _orientation(img: Image.Image) -> int:
@@ -267,12 +289,12 @@ _PICTURE_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1"
 def _not_a_photo(data: bytes) -> ImageError:
     what = _describe_file(data)
     if what:
-        return ImageError(f"This file is {what}, not a photo.", _CHOOSE)
+        return ImageError(_NOT_A_PHOTO[what], _CHOOSE)
     if _looks_like_jpeg_or_png(data):
         return ImageError(
-            "The photo could not be read. The file may be damaged, or only part of it arrived.", _AGAIN
+            N_("The photo could not be read. The file may be damaged, or only part of it arrived."), _AGAIN
         )
-    return ImageError("This file is not a picture SeeSay can read.", _CHOOSE)
+    return ImageError(N_("This file is not a picture SeeSay can read."), _CHOOSE)
 
 
 def _looks_like_jpeg_or_png(data: bytes) -> bool:
@@ -320,5 +342,6 @@ def _is_text(head: bytes) -> bool:
     return printable >= 0.95 * len(decoded)
 
 
-def _megabytes(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
+def _megabytes(n: int) -> float:
+    """Megabytes, to a tenth (said as each language writes numbers: "31.5", "31,5", "20")."""
+    return round(n / (1024 * 1024), 1)

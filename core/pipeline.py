@@ -44,6 +44,7 @@ from .answering import Question, compose, in_turn, run
 from .confidence import hedge, in_words
 from .engines import Choices, Models, answer_tokens
 from .errors import SeeSayError, SpeechSynthesisError
+from .i18n import N_, translator, words_language
 from .events import (Answer, AnswerAudio, AnswerText, Asked, Done, Event, Heard, Loading, PhotoTaken,
                      QualityMeasured, Queued, Remark, TextRead, Transcribed)
 from .quick import QUICK, READ_BY_MODEL, quick_question
@@ -70,11 +71,11 @@ DESCRIBE_DETAIL = "Describe this photo again, in more detail: everything you can
 KEPT_READINGS = 32
 
 
-def spoken_text(answer: str, remarks: Sequence[Remark] = (), hedged: bool = False) -> str:
+def spoken_text(answer: str, remarks: Sequence[Remark] = (), hedged: bool = False, language: str = "en") -> str:
     """What is said for an answer, as one text ("Speak this answer"): the notes before it, the answer
-    (hedged when it was), the remarks after it."""
+    (hedged when it was, the hedge in ``language``, SeeSay's words'), the remarks after it."""
     parts = [r.text for r in remarks if not r.after]
-    parts.append(hedge(answer) if hedged else answer)
+    parts.append(hedge(answer, language) if hedged else answer)
     parts += [r.text for r in remarks if r.after]
     return " ".join(p for p in parts if p)
 
@@ -108,7 +109,7 @@ class Pipeline:
         photo = load_photo(data, max_bytes=conf.max_image_bytes, max_pixels=conf.max_image_pixels,
                            max_side=conf.image_max_side)
         yield PhotoTaken(photo)
-        quality = check_quality(photo.image, photo.original_size)
+        quality = check_quality(photo.image, photo.original_size, words_language(choices))
         yield QualityMeasured(quality)
         if not quality.ok and not anyway:
             return
@@ -121,7 +122,7 @@ class Pipeline:
             yield from in_turn(self.models.lock, lambda: vlm.prepare(photo))
         reading = self.reading(photo)
         if not isinstance(reading, SeeSayError):
-            yield TextRead(reading, framing(reading))  # also without text: too small to read is "move closer"
+            yield TextRead(reading, framing(reading, words_language(choices)))  # also without text: too small to read is "move closer"
 
     def reading(self, photo: Photo) -> Reading | SeeSayError:
         """The text in ``photo`` (read once, then kept), or the error that kept the text reader from it."""
@@ -159,7 +160,8 @@ class Pipeline:
         yield from self.models.load(choices, spoken=spoken)
         asked = Question(
             photo, text="" if spoken else question, recording=bytes(question) if spoken else None,
-            history=tuple(history), language=choices.language, reading=self.reading(photo),
+            history=tuple(history), language=choices.language, ui_language=choices.ui_language,
+            reading=self.reading(photo),
             max_new_tokens=max_tokens or answer_tokens(self.settings, choices, detail=detail),
             min_new_tokens=min_tokens, samples=self.settings.confidence_samples if samples is None else samples)
         engines = self.models.engines(choices, spoken=spoken)
@@ -173,9 +175,10 @@ class Pipeline:
         reading = self.reading(photo)
         read_aloud = chosen.name == "read" and not isinstance(reading, SeeSayError)
         yield from self.models.load(choices, spoken=False, model=not read_aloud)
+        words = words_language(choices)  # its name is SeeSay's own words: in the language of SeeSay's words
         asked = Question(
             photo, text=chosen.label if read_aloud else chosen.prompt or READ_BY_MODEL, history=tuple(history),
-            shown=chosen.label, asked_in="en",  # its name is SeeSay's own words, in English
+            shown=translator(words)(chosen.label), asked_in="en", words=words,  # the model's prompt is English
             language="" if read_aloud else choices.language, reading=reading,
             max_new_tokens=answer_tokens(self.settings, choices, detail=chosen.detail or chosen.name == "read"),
             samples=self.settings.confidence_samples)
@@ -187,5 +190,5 @@ class Pipeline:
         """``text`` in the visitor's voice (the offline voice if that fails). Raises SpeechSynthesisError."""
         voice, problem = self.models.voice_for(choices)
         if voice is None:
-            raise SpeechSynthesisError("No voice could speak just now.", problem or "The text is on the page.")
+            raise SpeechSynthesisError(N_("No voice could speak just now."), problem or N_("The text is on the page."))
         return voice.synthesize(text, language)

@@ -88,10 +88,12 @@ also dark."): two at most, so it stays short when spoken. Offering to answer any
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import Image
+
+from .i18n import N_, translator
 
 __all__ = ["KINDS", "Finding", "Quality", "check_quality", "THRESHOLDS", "WORK_SIDE"]
 
@@ -133,23 +135,23 @@ _TILE_QUANTILE = 25  # ... and this percentile of the tiles taken (the sharper p
 _MIN_EDGES = 0.02  # a tile counts when at least this share of it is edges
 
 _SAY = {
-    "small": "The photo is very small, so there is little to see. Take a new photo with the camera, "
-             "or choose the full-size photo instead of a thumbnail.",
-    "dark": "The photo is too dark. Turn on a light or move somewhere brighter, then take it again.",
-    "clipped": "The photo is too bright: parts of it are white. Move out of direct light, then take it again.",
-    "washed": "The photo looks washed out, as if light is shining into the camera. "
-              "Turn away from the window or lamp, then take it again.",
-    "featureless": "The photo shows almost nothing, perhaps a plain surface or a finger over the camera. "
-                   "Keep your fingers clear of the lens, point the camera at the thing, then take it again.",
-    "blurred": "The photo is blurry. Hold the phone still for a moment, then take it again.",
+    "small": N_("The photo is very small, so there is little to see. Take a new photo with the camera, "
+                "or choose the full-size photo instead of a thumbnail."),
+    "dark": N_("The photo is too dark. Turn on a light or move somewhere brighter, then take it again."),
+    "clipped": N_("The photo is too bright: parts of it are white. Move out of direct light, then take it again."),
+    "washed": N_("The photo looks washed out, as if light is shining into the camera. "
+                 "Turn away from the window or lamp, then take it again."),
+    "featureless": N_("The photo shows almost nothing, perhaps a plain surface or a finger over the camera. "
+                      "Keep your fingers clear of the lens, point the camera at the thing, then take it again."),
+    "blurred": N_("The photo is blurry. Hold the phone still for a moment, then take it again."),
 }
 #: what a second finding adds, after the first one's guidance
 _ALSO = {
-    "small": "It is also very small.",
-    "dark": "It is also dark.",
-    "bright": "It is also too bright.",
-    "featureless": "It also shows almost nothing.",
-    "blurred": "It is also blurry.",
+    "small": N_("It is also very small."),
+    "dark": N_("It is also dark."),
+    "bright": N_("It is also too bright."),
+    "featureless": N_("It also shows almost nothing."),
+    "blurred": N_("It is also blurry."),
 }
 
 
@@ -159,7 +161,8 @@ class Finding:
 
     kind: str  # one of KINDS
     measure: float  # the measure that crossed its threshold: see the module's docstring for each kind
-    guidance: str  # short, to be spoken: what is wrong, then what to do
+    guidance: str  # short, to be spoken: what is wrong, then what to do (in the Quality's language)
+    english: str = field(default="", compare=False)  # the guidance as written in the code (its catalogue key)
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,7 @@ class Quality:
     findings: tuple[Finding, ...]  # most important first (KINDS order); empty when the photo is fine
     measures: dict[str, float] = field(compare=False)  # every measure computed, by name (see THRESHOLDS)
     seconds: float = field(compare=False)  # how long the check took
+    language: str = field(default="en", compare=False)  # the language of the guidance (core.i18n)
 
     @property
     def ok(self) -> bool:
@@ -182,14 +186,21 @@ class Quality:
             return ""
         said = [self.findings[0].guidance]
         if len(self.findings) > 1:
-            said.append(_ALSO[self.findings[1].kind])
+            said.append(translator(self.language)(_ALSO[self.findings[1].kind]))
         return " ".join(said)
 
+    def said_in(self, language: str) -> Quality:
+        """The same verdict with its guidance in ``language`` (the person changed their language)."""
+        _ = translator(language)
+        findings = tuple(replace(f, guidance=_(f.english)) if f.english else f for f in self.findings)
+        return replace(self, findings=findings, language=_.language)
 
-def check_quality(image: Image.Image, original_size: tuple[int, int] | None = None) -> Quality:
+
+def check_quality(image: Image.Image, original_size: tuple[int, int] | None = None, language: str = "en") -> Quality:
     """Check a photo before it goes to the model. ``original_size`` is its size before downscaling
     (``Photo.original_size``); without it, the image's own size. Any size of picture: a 12-megapixel
-    one is reduced first, so the check takes a few tens of milliseconds at most."""
+    one is reduced first, so the check takes a few tens of milliseconds at most. The guidance is said in
+    ``language`` (:func:`core.i18n.words_language`)."""
     started = time.perf_counter()
     width, height = original_size or image.size
     grey = _working_copy(image)
@@ -223,7 +234,9 @@ def check_quality(image: Image.Image, original_size: tuple[int, int] | None = No
         findings.append(Finding("featureless", measures["detail"], _SAY["featureless"]))
     if measures["blur"] > BLURRED_BLUR:
         findings.append(Finding("blurred", measures["blur"], _SAY["blurred"]))
-    return Quality(tuple(findings), measures, time.perf_counter() - started)
+    _ = translator(language)
+    findings = [replace(f, guidance=_(f.guidance), english=f.guidance) for f in findings]
+    return Quality(tuple(findings), measures, time.perf_counter() - started, _.language)
 
 
 # --- measures ------------------------------------------------------------------------------------

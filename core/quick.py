@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import QuestionError
+from .i18n import N_
 
 __all__ = ["Quick", "QUICK", "quick_question", "READ_BY_MODEL"]
 
@@ -16,21 +17,21 @@ __all__ = ["Quick", "QUICK", "quick_question", "READ_BY_MODEL"]
 @dataclass(frozen=True)
 class Quick:
     name: str  # for the command line and the page's widget keys
-    label: str  # the button's name, and "You asked: ..." in the conversation
+    label: str  # the button's name, and "You asked: ..." in the conversation (English, marked: N_)
     prompt: str  # what the model is asked ("" for read: the text reader answers)
     detail: bool = False  # the longer answer limit
 
 
 QUICK: dict[str, Quick] = {q.name: q for q in (
-    Quick("describe", "Describe the photo", "Describe this photo for me."),
-    Quick("read", "Read the text", ""),
-    Quick("colours", "What colours?",
+    Quick("describe", N_("Describe the photo"), "Describe this photo for me."),
+    Quick("read", N_("Read the text"), ""),
+    Quick("colours", N_("What colours?"),
           "What are the main colours in this photo? Name each colour and what it belongs to, "
           "the most noticeable first."),
-    Quick("people", "Who is there?",
+    Quick("people", N_("Who is there?"),
           "Are there people in this photo? Say how many, where they are in the photo, what they are doing, "
           "and what they look like and wear. Do not guess who they are or how old they are."),
-    Quick("ahead", "What is ahead?",
+    Quick("ahead", N_("What is ahead?"),
           "I am walking and this photo shows what is in front of me. Name hazards and obstacles first: steps, "
           "kerbs, holes, traffic, doors, poles, things at head height. Give each one's direction as a clock "
           "position, twelve o'clock being straight ahead, and about how far away it is. Then say whether the way "
@@ -46,5 +47,5 @@ def quick_question(name: str) -> Quick:
     try:
         return QUICK[name.strip().lower()]
     except KeyError:
-        raise QuestionError(f"SeeSay has no quick question called {name!r}.",
-                            f"Use one of: {', '.join(QUICK)}.") from None
+        raise QuestionError(N_("SeeSay has no quick question called {name}."), N_("Use one of: {names}."),
+                            name=repr(name), names=", ".join(QUICK)) from None

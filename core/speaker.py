@@ -40,8 +40,9 @@ class Speaker:
     the answer's text is still there.
     """
 
-    def __init__(self, tts: TextToSpeech, language: str) -> None:
+    def __init__(self, tts: TextToSpeech, language: str, words_language: str = "en") -> None:
         self.tts, self.language = tts, language
+        self.words_language = words_language  # the language ``error`` is said in (SeeSay's words)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seesay-tts")
         self.queue: list[tuple[str, Future]] = []
         self.clips: list[Speech] = []
@@ -75,7 +76,7 @@ class Speaker:
         try:
             return concat_speech(self.clips)
         except SpeechSynthesisError as error:
-            self.error = error.spoken
+            self.error = error.spoken_in(self.words_language)
             return self.clips[0]
 
     def _take(self, wait: bool) -> Iterator[tuple[int, str, Speech]]:
@@ -84,7 +85,7 @@ class Speaker:
             try:
                 speech = future.result()
             except SeeSayError as error:
-                self.error = error.spoken
+                self.error = error.spoken_in(self.words_language)
                 self.close()
                 return
             self.clips.append(speech)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol
 
 from .errors import ConfigError, ModelUnavailableError
+from .i18n import N_
 
 if TYPE_CHECKING:
     import numpy as np
@@ -101,8 +102,8 @@ def load_stt(engine: str, model: str, device: str, *, options: DecodeOptions = D
     if engine == "faster-whisper":
         return FasterWhisper(model, device, options)
     raise ConfigError(
-        f"SeeSay does not know the speech recognition engine {engine!r}.",
-        f"Set SEESAY_STT_ENGINE to one of: {', '.join(CHOICES)}.",
+        N_("SeeSay does not know the speech recognition engine {engine}."),
+        N_("Set SEESAY_STT_ENGINE to one of: {names}."), engine=repr(engine), names=", ".join(CHOICES),
     )
 
 
@@ -127,28 +128,28 @@ def is_ct2_folder(model: str) -> bool:
 def _missing(model: str) -> ModelUnavailableError:
     log.error("Whisper model not found: %s", model)  # a setting, not user content
     return ModelUnavailableError(
-        "Speech recognition is not available: the Whisper model named by SEESAY_WHISPER_MODEL "
-        "was not found on this machine.",
-        "Set SEESAY_WHISPER_MODEL to an openai-whisper .pt file, a CTranslate2 folder, or a Whisper "
-        "size such as base or small, which is downloaded once and needs the internet for that.",
+        N_("Speech recognition is not available: the Whisper model named by SEESAY_WHISPER_MODEL "
+           "was not found on this machine."),
+        N_("Set SEESAY_WHISPER_MODEL to an openai-whisper .pt file, a CTranslate2 folder, or a Whisper "
+           "size such as base or small, which is downloaded once and needs the internet for that."),
     )
 
 
 def _not_downloaded(model: str) -> ModelUnavailableError:
     return ModelUnavailableError(
-        f"Speech recognition is not available: the Whisper model {model} could not be downloaded.",
-        "Connect this machine to the internet once so the model can be downloaded, or set "
-        "SEESAY_WHISPER_MODEL to a model file or folder that is already on this machine.",
+        N_("Speech recognition is not available: the Whisper model {model} could not be downloaded."),
+        N_("Connect this machine to the internet once so the model can be downloaded, or set "
+           "SEESAY_WHISPER_MODEL to a model file or folder that is already on this machine."), model=model,
     )
 
 
 def _broken(model: str, err: Exception) -> ModelUnavailableError:
     log.error("Whisper model %s could not be loaded: %r", model, err)
     return ModelUnavailableError(
-        "Speech recognition is not available: the Whisper model named by SEESAY_WHISPER_MODEL "
-        "could not be loaded.",
-        "Check that SEESAY_WHISPER_MODEL points to a complete model and that there is enough "
-        "memory, or set it to another model.",
+        N_("Speech recognition is not available: the Whisper model named by SEESAY_WHISPER_MODEL "
+           "could not be loaded."),
+        N_("Check that SEESAY_WHISPER_MODEL points to a complete model and that there is enough "
+           "memory, or set it to another model."),
     )
 
 
@@ -170,10 +171,10 @@ class OpenAIWhisper:
             source = str(path)
         elif is_ct2_folder(model):
             raise ModelUnavailableError(
-                "Speech recognition is not available: SEESAY_WHISPER_MODEL names a CTranslate2 "
-                "folder, which the openai-whisper engine cannot read.",
-                "Set SEESAY_STT_ENGINE to faster-whisper or auto, or point SEESAY_WHISPER_MODEL "
-                "to an openai-whisper .pt file.",
+                N_("Speech recognition is not available: SEESAY_WHISPER_MODEL names a CTranslate2 "
+                   "folder, which the openai-whisper engine cannot read."),
+                N_("Set SEESAY_STT_ENGINE to faster-whisper or auto, or point SEESAY_WHISPER_MODEL "
+                   "to an openai-whisper .pt file."),
             )
         else:
             raise _missing(model)

@@ -168,10 +168,13 @@ def test_speak_says_each_sentence_as_it_ends_before_the_writer_is_done():
     assert events[-1][0].answer.speech is not None and events[-1][0].answer.engines == {"tts": "fake-tts"}
 
 
-def test_speak_says_remarks_in_their_place_in_seesays_english():
+def test_speak_says_remarks_in_their_place_in_the_language_of_seesays_words():
     voice = FakeTTS()
     list(run(asked(language="es"), [Speak(voice), Greet(), Script("Hay un coche rojo."), DoubleCheck()]))
-    assert voice.spoken == [("Hello.", "en"), ("Hay un coche rojo.", "es")]
+    assert voice.spoken == [("Hello.", "es"), ("Hay un coche rojo.", "es")]  # the setting: Spanish
+    voice = FakeTTS()
+    list(run(asked(asked_in="pl", ui_language=""), [Speak(voice), Greet(), Script("Jest czerwony samochód.")]))
+    assert voice.spoken == [("Hello.", "en"), ("Jest czerwony samochód.", "pl")]  # SeeSay has no Polish words
 
 
 def test_without_a_voice_the_answer_stays_text_and_says_why():

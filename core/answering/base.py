@@ -38,6 +38,8 @@ class Question:
     shown: str = ""  # what the person sees as their question; "" = the text (a quick question: its name)
     asked_in: str = ""  # the question's language; "" = found when it is heard
     language: str = ""  # the language the person chose for answers; "" = the question's
+    ui_language: str = ""  # SeeSay's words until this question's language is known (Choices.ui_language)
+    words: str = ""  # SeeSay's words' language when decided before (a quick question's name is SeeSay's)
     reading: Union[Reading, SeeSayError, None] = None  # the text in the photo, or why it could not be read
     notes: tuple[str, ...] = ()  # lines for the model after the question (the text found in the photo)
     max_new_tokens: int = 200  # answer length limit
@@ -48,6 +50,14 @@ class Question:
     def answer_language(self) -> str:
         """The language of the answer and of its speech."""
         return self.language or self.asked_in or "en"
+
+    @property
+    def words_language(self) -> str:
+        """The language of SeeSay's own words about this question (remarks, hedges, advice, errors): the
+        one rule, :func:`core.i18n.words_language`."""
+        from ..i18n import choose, supported
+
+        return supported(self.words) or choose(self.language, self.asked_in, self.ui_language)
 
 
 @dataclass

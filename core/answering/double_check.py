@@ -8,6 +8,7 @@ from ..checks import REMINDER, domain, double_check
 from ..errors import SeeSayError
 from ..events import Event, Remark
 from ..honesty import asks_about_text
+from ..i18n import translator
 from .base import Draft, Question, Rest
 
 __all__ = ["DoubleCheck"]
@@ -24,15 +25,16 @@ class DoubleCheck:
         unread = reading is None or isinstance(reading, SeeSayError)
         label = None if unread else reading.text if reading.has_text else ""  # the words on it; None: unread
         answer = draft.text.strip()
-        draft.double_check = double_check(question.text, answer, label) if label is not None else None
+        language = question.words_language
+        draft.double_check = double_check(question.text, answer, label, language) if label is not None else None
         remarks = []
         if asks_about_text(question.text) and label is not None:
             from ..ocr import framing
 
-            remarks += [advice.guidance for advice in framing(reading)]
+            remarks += [advice.guidance for advice in framing(reading, language)]
         if draft.double_check is not None:
             remarks += draft.double_check.remarks
         elif label is None and domain(question.text, answer):
-            remarks.append(REMINDER)  # nothing to check against: the reminder all the same
+            remarks.append(translator(language)(REMINDER))  # nothing to check against: the reminder all the same
         for remark in remarks:
             yield Remark(remark, after=True)

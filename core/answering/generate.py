@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..errors import GenerationError
 from ..events import AnswerText, Event
 from ..honesty import ANSWERABLE_NOTE, Answerability, cannot_tell
+from ..i18n import N_
 from ..vlm.prompt import language_note
 from .base import Draft, Question, Rest
 
@@ -38,8 +39,8 @@ class Generate:
         yield from self._write(question, notes, draft)
         draft.timings["generate"] = time.perf_counter() - t
         if not draft.text.strip():
-            raise GenerationError("I could not come up with an answer.",
-                                  "Please ask again, perhaps in other words.")
+            raise GenerationError(N_("I could not come up with an answer."),
+                                  N_("Please ask again, perhaps in other words."))
         if question.samples and self.vlm.can_sample and not draft.unanswerable:
             t = time.perf_counter()  # while the answer is being spoken
             draft.samples = [self.vlm.sample(question.photo, list(question.history), question.text,
@@ -69,5 +70,5 @@ class Generate:
         finally:
             pieces.close()
         if gate.unanswerable:
-            draft.unanswerable, draft.text = True, cannot_tell(question.text)
+            draft.unanswerable, draft.text = True, cannot_tell(question.text, question.words_language)
             yield AnswerText(draft.text)

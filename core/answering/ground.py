@@ -7,16 +7,17 @@ from collections.abc import Iterator
 
 from ..errors import SeeSayError, TextReadingError
 from ..events import Event, Remark
+from ..i18n import N_, translator
 from ..vlm.prompt import reference_note
 from .base import Draft, Question, Rest
 
 __all__ = ["Ground", "TEXT_READER_DOWN", "TEXT_UNREAD"]
 
 #: said before an answer when the text reader could not run, or could not read this photo
-TEXT_READER_DOWN = ("The text reader is not working right now, so this answer comes from the answering "
-                    "model alone, which often misreads text.")
-TEXT_UNREAD = ("I could not read the text in this photo with the text reader, so this answer comes from the "
-               "answering model alone, which often misreads text.")
+TEXT_READER_DOWN = N_("The text reader is not working right now, so this answer comes from the answering "
+                      "model alone, which often misreads text.")
+TEXT_UNREAD = N_("I could not read the text in this photo with the text reader, so this answer comes from the "
+                 "answering model alone, which often misreads text.")
 
 
 class Ground:
@@ -26,7 +27,8 @@ class Ground:
     def __call__(self, question: Question, draft: Draft, rest: Rest) -> Iterator[Event]:
         reading = question.reading
         if isinstance(reading, SeeSayError):
-            yield Remark(TEXT_UNREAD if isinstance(reading, TextReadingError) else TEXT_READER_DOWN)
+            said = TEXT_UNREAD if isinstance(reading, TextReadingError) else TEXT_READER_DOWN
+            yield Remark(translator(question.words_language)(said))
         elif reading is not None and reading.has_text:
             question = dataclasses.replace(question, notes=(*question.notes, reference_note(reading.text)))
         yield from rest(question)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import NoSpeechError, QuestionError
 from ..events import Asked, Event, Heard, Transcribed
+from ..i18n import N_
 from .base import Draft, Question, Rest
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class Hear:
         from .. import audio
 
         if self.stt is None:
-            raise NoSpeechError("Spoken questions are not available right now.", "Please type your question.")
+            raise NoSpeechError(N_("Spoken questions are not available right now."), N_("Please type your question."))
         t = time.perf_counter()
         decoded = audio.decode_audio(recording, max_seconds=self.max_audio_seconds, min_seconds=0.0)
         speech_check = audio.check_speech(decoded.samples)
@@ -63,8 +64,8 @@ class Hear:
         unlikely = transcript.no_speech_prob > NO_SPEECH_THRESHOLD and len(transcript.text) < 8
         if not transcript.text.strip() or unlikely:
             raise NoSpeechError(
-                "I could not make out a question in that recording.",
-                "Please try again a little closer to the microphone, or type your question.",
+                N_("I could not make out a question in that recording."),
+                N_("Please try again a little closer to the microphone, or type your question."),
             )
         yield Transcribed(transcript)
         return transcript
@@ -73,11 +74,10 @@ class Hear:
         """The question with its spaces tidied; QuestionError when it is empty or too long."""
         text = " ".join(text.split())
         if not text:
-            raise QuestionError("Your question is empty.", "Please type or say a question about the photo.")
+            raise QuestionError(N_("Your question is empty."), N_("Please type or say a question about the photo."))
         if len(text) > self.max_question_chars:
             raise QuestionError(
-                f"Your question is {len(text)} characters long, "
-                f"more than the {self.max_question_chars} I can take.",
-                "Please ask a shorter question.",
+                N_("Your question is {length} characters long, more than the {limit} I can take."),
+                N_("Please ask a shorter question."), length=str(len(text)), limit=str(self.max_question_chars),
             )
         return text

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..confidence import THRESHOLD, agreement, confidence
 from ..events import AnswerText, Event, Remark
+from ..i18n import N_, translator
 from ..speaker import split_sentences
 from .base import Draft, Question, Rest
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["Judge", "DIFFERENT_AGAIN"]
 
 #: said after an answer the model did not give again when asked again (SEESAY_CONFIDENCE_SAMPLES)
-DIFFERENT_AGAIN = "Careful: asked again, I did not give the same answer, so I am not sure of this one."
+DIFFERENT_AGAIN = N_("Careful: asked again, I did not give the same answer, so I am not sure of this one.")
 
 
 class Judge:
@@ -39,7 +40,7 @@ class Judge:
         # a model that answers differently when asked again is not sure, whatever its probabilities say
         draft.confidence = min((v for v in (sure, draft.agreement) if v is not None), default=None)
         if draft.agreement is not None and draft.agreement < THRESHOLD and not draft.hedged:
-            yield Remark(DIFFERENT_AGAIN, after=True)
+            yield Remark(translator(question.words_language)(DIFFERENT_AGAIN), after=True)
 
 
 def _hedged(draft: Draft, tokens: Sequence[Token]) -> bool:

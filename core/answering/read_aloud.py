@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from ..errors import SeeSayError
 from ..events import AnswerText, Event, Remark
+from ..i18n import translator
 from .base import Draft, Question, Rest
 
 __all__ = ["ReadAloud"]
@@ -22,8 +23,9 @@ class ReadAloud:
         if reading is None or isinstance(reading, SeeSayError):
             raise ValueError("ReadAloud needs the text reader's reading of the photo")
         draft.engines["ocr"] = reading.engine
-        draft.text = reading.text if reading.has_text else NO_TEXT
+        language = question.words_language
+        draft.text = reading.text if reading.has_text else translator(language)(NO_TEXT)
         yield AnswerText(draft.text)
-        for advice in framing(reading):  # also without text: text too small to read is "move closer"
+        for advice in framing(reading, language):  # also without text: text too small to read is "move closer"
             yield Remark(advice.guidance, after=True)
         yield from rest(question)

@@ -19,7 +19,8 @@ __all__ = ["Speak"]
 class Speak:
     """Transforms the events that pass up through it: each sentence of ``AnswerText`` is handed to the voice
     as soon as it ends (the first one hedged when the judge decided so), each ``Remark`` in its place, in
-    SeeSay's own English; ``AnswerAudio`` for each clip, in order, as it is ready. No voice (``voice`` None):
+    SeeSay's own words in their language (:attr:`Question.words_language`); ``AnswerAudio`` for each clip, in
+    order, as it is ready. No voice (``voice`` None):
     the answer stays text, and ``no_voice`` says why."""
 
     def __init__(self, voice: TextToSpeech | None, no_voice: str = "") -> None:
@@ -30,8 +31,8 @@ class Speak:
             draft.speech_error = self.no_voice
             yield from rest(question)
             return
-        speaker = Speaker(self.voice, question.answer_language)
-        sentences = _Sentences(speaker, draft)
+        speaker = Speaker(self.voice, question.answer_language, question.words_language)
+        sentences = _Sentences(speaker, draft, question.words_language)
         try:
             for event in rest(question):
                 yield event
@@ -39,7 +40,7 @@ class Speak:
                     sentences.add(event.text)
                 elif isinstance(event, Remark):
                     sentences.finish()  # a remark after the answer: the answer's last words first
-                    speaker.say(event.text, "en")  # SeeSay's own words are English
+                    speaker.say(event.text, question.words_language)  # SeeSay's own words, in their language
                 yield from _clips(speaker.ready())
             sentences.finish()
             yield from _clips(speaker.finish())
@@ -54,8 +55,8 @@ class Speak:
 class _Sentences:
     """The answer's words, handed to the speaker a finished sentence at a time."""
 
-    def __init__(self, speaker: Speaker, draft: Draft) -> None:
-        self.speaker, self.draft = speaker, draft
+    def __init__(self, speaker: Speaker, draft: Draft, words_language: str = "en") -> None:
+        self.speaker, self.draft, self.words_language = speaker, draft, words_language
         self.pending = ""
         self.said = 0
 
@@ -71,7 +72,7 @@ class _Sentences:
 
     def _say(self, sentence: str) -> None:
         if not self.said and self.draft.hedged:
-            sentence = hedge(sentence)
+            sentence = hedge(sentence, self.words_language)
         self.said += 1
         self.speaker.say(sentence)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ConfigError
+from ..i18n import N_
 from .framing import Advice, framing
 
 if TYPE_CHECKING:
@@ -33,8 +34,8 @@ log = logging.getLogger(__name__)
 ENGINES = ("rapidocr",)
 
 #: what SeeSay says when a photo holds no text it can read
-NO_TEXT = ("I found no text in this photo. If you expected some, turn the object so its label faces the "
-           "camera, hold the phone about 20 to 30 centimetres away in good light, and take the photo again.")
+NO_TEXT = N_("I found no text in this photo. If you expected some, turn the object so its label faces the "
+             "camera, hold the phone about 20 to 30 centimetres away in good light, and take the photo again.")
 
 Point = tuple[float, float]
 
@@ -108,6 +109,6 @@ def load_ocr(engine: str = "rapidocr", options: Options = Options()) -> TextRead
 
         return RapidReader(options)
     raise ConfigError(
-        f"SeeSay does not know the text reading engine {engine!r}.",
-        f"Set SEESAY_OCR_ENGINE to one of: {', '.join(ENGINES)}.",
+        N_("SeeSay does not know the text reading engine {engine}."),
+        N_("Set SEESAY_OCR_ENGINE to one of: {names}."), engine=repr(engine), names=", ".join(ENGINES),
     )

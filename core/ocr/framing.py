@@ -22,6 +22,8 @@ import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
+from ..i18n import N_, translator
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -41,12 +43,12 @@ CUT_RUNS = 4
 SMALL_LINE = 20.0
 
 _GUIDANCE = {
-    "off-left": "The text runs off the left edge. Move the phone a little to the left, or step back.",
-    "off-right": "The text runs off the right edge. Move the phone a little to the right, or step back.",
-    "off-top": "The text runs off the top edge. Move the phone up a little, or step back.",
-    "off-bottom": "The text runs off the bottom edge. Move the phone down a little, or step back.",
-    "too-small": "The text is very small in this photo. Move the phone closer to the text, hold it steady, "
-                 "and take the photo again.",
+    "off-left": N_("The text runs off the left edge. Move the phone a little to the left, or step back."),
+    "off-right": N_("The text runs off the right edge. Move the phone a little to the right, or step back."),
+    "off-top": N_("The text runs off the top edge. Move the phone up a little, or step back."),
+    "off-bottom": N_("The text runs off the bottom edge. Move the phone down a little, or step back."),
+    "too-small": N_("The text is very small in this photo. Move the phone closer to the text, hold it steady, "
+                    "and take the photo again."),
 }
 #: every kind of advice, in the order ties are broken
 KINDS = tuple(_GUIDANCE)
@@ -57,15 +59,16 @@ class Advice:
     """One piece of framing help."""
 
     kind: str  # "off-left", "off-right", "off-top", "off-bottom" or "too-small"
-    guidance: str  # what to say: the problem, then which way to move the phone
+    guidance: str  # what to say: the problem, then which way to move the phone (in the language asked for)
 
     @classmethod
-    def of(cls, kind: str) -> "Advice":
-        return cls(kind, _GUIDANCE[kind])
+    def of(cls, kind: str, language: str = "en") -> "Advice":
+        return cls(kind, translator(language)(_GUIDANCE[kind]))
 
 
-def framing(reading: "Reading") -> tuple[Advice, ...]:
-    """Framing help for this reading, most useful first; empty when the text is well framed.
+def framing(reading: "Reading", language: str = "en") -> tuple[Advice, ...]:
+    """Framing help for this reading, most useful first; empty when the text is well framed. The
+    guidance is said in ``language`` (SeeSay's words, :func:`core.i18n.words_language`).
 
     Lines found but too unclear to read (``reading.skipped``) count too, so a photo whose only
     text is too small to read gets "too-small" advice even though it has no text to read.
@@ -81,7 +84,7 @@ def framing(reading: "Reading") -> tuple[Advice, ...]:
     advice = sorted(weight, key=lambda kind: (-weight[kind], KINDS.index(kind)))
     if _too_small(reading):
         advice.insert(0, "too-small")  # text too small to read well: moving closer matters most
-    return tuple(Advice.of(kind) for kind in advice)
+    return tuple(Advice.of(kind, language) for kind in advice)
 
 
 def _edges(line: "Line", width: int, height: int) -> list[str]:

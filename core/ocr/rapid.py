@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ModelUnavailableError, TextReadingError
+from ..i18n import N_
 from ..memory import give_back
 from . import Line, Options, Reading
 from .framing import cut_edges
@@ -58,8 +59,7 @@ SAME_BOTH_WAYS = 0.05
 UNCLEAR_SCORE = 0.25
 UNCLEAR_CHARS = 3
 
-_UNAVAILABLE = "Text reading is not available on this SeeSay server"
-_ASK_ADMIN = "Questions about the photo are still answered. Ask whoever runs SeeSay to reinstall it."
+_ASK_ADMIN = N_("Questions about the photo are still answered. Ask whoever runs SeeSay to reinstall it.")
 
 
 class RapidReader:
@@ -78,7 +78,7 @@ class RapidReader:
             from rapidocr_onnxruntime.utils import read_yaml
         except ImportError as error:
             log.error("text reader unavailable: %s", error)
-            raise ModelUnavailableError(f"{_UNAVAILABLE}: its software is not installed.", _ASK_ADMIN) from error
+            raise ModelUnavailableError(N_("Text reading is not available on this SeeSay server: its software is not installed."), _ASK_ADMIN) from error
         package = Path(rapidocr_onnxruntime.__file__).parent
         config = read_yaml(package / "config.yaml")
         folder = Path(options.model_dir) if options.model_dir else package / "models"
@@ -86,7 +86,7 @@ class RapidReader:
             path = folder / file
             if not path.is_file():
                 log.error("text reader model missing: %s", path)  # a setting, not user content
-                raise ModelUnavailableError(f"{_UNAVAILABLE}: a model file is missing.", _ASK_ADMIN)
+                raise ModelUnavailableError(N_("Text reading is not available on this SeeSay server: a model file is missing."), _ASK_ADMIN)
             config[stage]["model_path"] = str(path)
             config[stage]["intra_op_num_threads"] = options.threads or -1
             config[stage]["inter_op_num_threads"] = -1
@@ -97,8 +97,9 @@ class RapidReader:
             self._recogniser = TextRecognizer(config["Rec"])
         except Exception as error:  # onnxruntime's own errors: a broken or foreign .onnx file
             log.error("text reader models could not be loaded: %s", error)
-            raise ModelUnavailableError(f"{_UNAVAILABLE}: its model files could not be loaded.",
-                                        _ASK_ADMIN) from error
+            raise ModelUnavailableError(
+                N_("Text reading is not available on this SeeSay server: its model files could not be loaded."),
+                _ASK_ADMIN) from error
         self._alphabet = self._recogniser.postprocess_op.character  # [blank, ..., " "]
         self._batch = int(config["Rec"]["rec_batch_num"])
         self._lock = threading.Lock()
@@ -354,5 +355,5 @@ def _reading_corners(box: np.ndarray, turned: bool, flipped: bool) -> tuple[tupl
 
 def _failed(error: BaseException) -> TextReadingError:
     log.error("text reading failed: %s: %s", type(error).__name__, error)
-    return TextReadingError("I could not read the text in this photo.",
-                            "Questions about it are answered by the answering model alone.")
+    return TextReadingError(N_("I could not read the text in this photo."),
+                            N_("Questions about it are answered by the answering model alone."))

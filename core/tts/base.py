@@ -9,14 +9,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import SpeechSynthesisError
+from ..i18n import N_
 
 __all__ = ["Speech", "TextToSpeech", "WAV", "MP3", "ON_PAGE", "ASK_OFFLINE", "UnsupportedLanguage",
            "require_words", "quiet_debug", "wav"]
 
 WAV, MP3 = "audio/wav", "audio/mpeg"
-ON_PAGE = "The answer is still on the page as text."
-ASK_OFFLINE = ("To hear answers without the internet, ask whoever runs SeeSay to set "
-               "SEESAY_TTS_ENGINE to auto or offline.")
+ON_PAGE = N_("The answer is still on the page as text.")
+ASK_OFFLINE = (N_("To hear answers without the internet, ask whoever runs SeeSay to set "
+                  "SEESAY_TTS_ENGINE to auto or offline."))
+ON_PAGE_ASK_OFFLINE = N_("The answer is still on the page as text. To hear answers without the internet, ask "
+                         "whoever runs SeeSay to set SEESAY_TTS_ENGINE to auto or offline.")
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class UnsupportedLanguage(SpeechSynthesisError):
 
 def require_words(text: str) -> None:
     if not any(ch.isalnum() for ch in text or ""):
-        raise SpeechSynthesisError("There was nothing to read aloud.", ON_PAGE)
+        raise SpeechSynthesisError(N_("There was nothing to read aloud."), ON_PAGE)
 
 
 def quiet_debug(logger_name: str) -> None:

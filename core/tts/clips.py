@@ -8,6 +8,7 @@ import wave
 from collections.abc import Sequence
 
 from ..errors import SpeechSynthesisError
+from ..i18n import N_
 from .base import MP3, WAV, Speech, wav
 
 __all__ = ["concat_speech", "speech_duration"]
@@ -43,8 +44,8 @@ def concat_speech(parts: Sequence[Speech]) -> Speech:
         raise
     except Exception as error:  # a clip that cannot be decoded: the sentences stay separate
         log.warning("could not join %d clips: %s", len(parts), type(error).__name__)
-        raise SpeechSynthesisError("The spoken answer could not be joined into one recording.",
-                                   "Each sentence was still played.") from error
+        raise SpeechSynthesisError(N_("The spoken answer could not be joined into one recording."),
+                                   N_("Each sentence was still played.")) from error
 
 
 def speech_duration(speech: Speech) -> float:
@@ -81,8 +82,8 @@ def _mp3_frames(data: bytes) -> bytes:
         frames = b"".join(bytes(packet) for packet in container.demux(container.streams.audio[0])
                           if packet.size)
     if not frames:
-        raise SpeechSynthesisError("The spoken answer could not be joined into one recording.",
-                                   "Each sentence was still played.")
+        raise SpeechSynthesisError(N_("The spoken answer could not be joined into one recording."),
+                                   N_("Each sentence was still played."))
     return frames
 
 

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from .. import language as lang
 from ..errors import SpeechSynthesisError
-from .base import ASK_OFFLINE, MP3, ON_PAGE, Speech, UnsupportedLanguage, quiet_debug, require_words
+from ..i18n import N_, LanguageName
+from .base import MP3, ON_PAGE, ON_PAGE_ASK_OFFLINE, Speech, UnsupportedLanguage, quiet_debug, require_words
 
 __all__ = ["GttsEngine", "Background"]
 
@@ -37,8 +38,8 @@ class GttsEngine:
         require_words(text)
         code = lang.gtts_language(language)
         if not code:
-            raise UnsupportedLanguage(
-                f"The online voice cannot speak {lang.language_name(language)}.", ON_PAGE)
+            raise UnsupportedLanguage(N_("The online voice cannot speak {language}."), ON_PAGE,
+                                      language=LanguageName(language))
         from gtts import gTTS
 
         try:
@@ -46,7 +47,7 @@ class GttsEngine:
             tts = gTTS(text, lang=code, lang_check=False, timeout=self.timeout)
             requests = max(1, len(tts.get_bodies()))  # gTTS sends 100 characters a request
         except AssertionError:  # only punctuation left after gTTS's clean-up
-            raise SpeechSynthesisError("There was nothing to read aloud.", ON_PAGE) from None
+            raise SpeechSynthesisError(N_("There was nothing to read aloud."), ON_PAGE) from None
         budget = self.budget if self.budget is not None else self.timeout * requests
         t0 = time.perf_counter()
         try:
@@ -57,7 +58,7 @@ class GttsEngine:
         except Exception as error:  # anything gTTS or the network throws means: no Google voice
             raise _gtts_error(error) from error
         if not audio:
-            raise SpeechSynthesisError("The online voice sent back no sound.", ON_PAGE)
+            raise SpeechSynthesisError(N_("The online voice sent back no sound."), ON_PAGE)
         log.debug("gtts: %d request(s), %d bytes in %.2fs", requests, len(audio), time.perf_counter() - t0)
         return Speech(audio, MP3, "gtts", lang.base_language(language))
 
@@ -109,12 +110,12 @@ def _gtts_error(error: Exception) -> SpeechSynthesisError:
     log.warning("gtts failed: %s%s", type(error).__name__, f" (HTTP {status})" if status else "")
     if status == 429:
         return SpeechSynthesisError(
-            "The online voice is refusing requests for now, because too many were sent.",
-            f"{ON_PAGE} {ASK_OFFLINE}")
+            N_("The online voice is refusing requests for now, because too many were sent."),
+            ON_PAGE_ASK_OFFLINE)
     if status is not None:
-        return SpeechSynthesisError("The online voice answered with an error.", f"{ON_PAGE} {ASK_OFFLINE}")
+        return SpeechSynthesisError(N_("The online voice answered with an error."), ON_PAGE_ASK_OFFLINE)
     if timed_out:
         return SpeechSynthesisError(
-            "The online voice did not answer in time.", f"{ON_PAGE} {ASK_OFFLINE}")
+            N_("The online voice did not answer in time."), ON_PAGE_ASK_OFFLINE)
     return SpeechSynthesisError(
-        "The online voice could not be reached. This computer may be offline.", f"{ON_PAGE} {ASK_OFFLINE}")
+        N_("The online voice could not be reached. This computer may be offline."), ON_PAGE_ASK_OFFLINE)

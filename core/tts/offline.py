@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .. import language as lang
 from ..errors import ConfigError, ModelUnavailableError, SpeechSynthesisError
+from ..i18n import N_
 from .base import ON_PAGE, WAV, Speech, quiet_debug, require_words, wav
 
 __all__ = ["EspeakEngine", "PiperVoiceEngine", "PiperOptions", "OfflineEngine", "find_piper_voice"]
@@ -50,17 +51,17 @@ class EspeakEngine:
                                   timeout=ESPEAK_TIMEOUT, check=False)
         except (OSError, subprocess.TimeoutExpired) as error:
             log.warning("espeak-ng failed: %s", type(error).__name__)
-            raise SpeechSynthesisError("The offline voice failed to read the answer.", ON_PAGE) from error
+            raise SpeechSynthesisError(N_("The offline voice failed to read the answer."), ON_PAGE) from error
         if done.returncode != 0 or len(done.stdout) <= 44:
             log.warning("espeak-ng exited with %d, %d bytes", done.returncode, len(done.stdout))
-            raise SpeechSynthesisError("The offline voice failed to read the answer.", ON_PAGE)
+            raise SpeechSynthesisError(N_("The offline voice failed to read the answer."), ON_PAGE)
         return Speech(_rewrap_wav(done.stdout), WAV, "espeak", lang.base_language(language))
 
 
 def _rewrap_wav(raw: bytes) -> bytes:
     """espeak-ng streams WAV with a placeholder length (0x7ffff000); write the real one."""
     if raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
-        raise SpeechSynthesisError("The offline voice failed to read the answer.", ON_PAGE)
+        raise SpeechSynthesisError(N_("The offline voice failed to read the answer."), ON_PAGE)
     pos, fmt = 12, None
     while pos + 8 <= len(raw):
         chunk, size = raw[pos:pos + 4], struct.unpack("<I", raw[pos + 4:pos + 8])[0]
@@ -71,7 +72,7 @@ def _rewrap_wav(raw: bytes) -> bytes:
             pcm = raw[pos + 8:pos + 8 + size]
             return wav(pcm[: len(pcm) - len(pcm) % block], rate, channels, bits // 8)
         pos += 8 + size + (size & 1)
-    raise SpeechSynthesisError("The offline voice failed to read the answer.", ON_PAGE)
+    raise SpeechSynthesisError(N_("The offline voice failed to read the answer."), ON_PAGE)
 
 
 # --- Piper -------------------------------------------------------------------------------------
@@ -102,8 +103,8 @@ def _piper_voice(model: Path, options: PiperOptions = PiperOptions()):
         from piper import PiperVoice
     except ImportError as error:
         raise ModelUnavailableError(
-            "The Piper voice cannot be used because piper-tts is not installed.",
-            "Ask whoever runs SeeSay to install piper-tts, or set SEESAY_TTS_ENGINE to espeak.") from error
+            N_("The Piper voice cannot be used because piper-tts is not installed."),
+            N_("Ask whoever runs SeeSay to install piper-tts, or set SEESAY_TTS_ENGINE to espeak.")) from error
     quiet_debug("piper")
     t0 = time.perf_counter()
     try:
@@ -120,8 +121,8 @@ def _piper_voice(model: Path, options: PiperOptions = PiperOptions()):
         list(voice.synthesize("Ready."))
     except Exception as error:  # broken file, wrong format, unreadable
         raise ModelUnavailableError(
-            "The Piper voice could not be loaded.",
-            "Check SEESAY_PIPER_VOICE, or set SEESAY_TTS_ENGINE to espeak.") from error
+            N_("The Piper voice could not be loaded."),
+            N_("Check SEESAY_PIPER_VOICE, or set SEESAY_TTS_ENGINE to espeak.")) from error
     log.info("piper voice %s loaded in %.2fs", model.name, time.perf_counter() - t0)
     return voice, threading.Lock()
 
@@ -135,9 +136,9 @@ def find_piper_voice(path: str = "") -> Path | None:
         voice = Path(path).expanduser()
         if voice.suffix != ".onnx" or not voice.is_file() or not Path(f"{voice}.json").is_file():
             raise ConfigError(
-                "SEESAY_PIPER_VOICE does not point to a Piper voice.",
-                "Give the path of a .onnx voice file that has its .onnx.json file beside it, "
-                "or leave the setting empty to use an installed voice package.")
+                N_("SEESAY_PIPER_VOICE does not point to a Piper voice."),
+                N_("Give the path of a .onnx voice file that has its .onnx.json file beside it, "
+                   "or leave the setting empty to use an installed voice package."))
         return voice
     from importlib import metadata
 
@@ -176,9 +177,9 @@ class PiperVoiceEngine:
                 chunks = list(self.voice.synthesize(text))
         except Exception as error:
             log.warning("piper failed: %s", type(error).__name__)
-            raise SpeechSynthesisError("The offline voice failed to read the answer.", ON_PAGE) from error
+            raise SpeechSynthesisError(N_("The offline voice failed to read the answer."), ON_PAGE) from error
         if not chunks:
-            raise SpeechSynthesisError("There was nothing to read aloud.", ON_PAGE)
+            raise SpeechSynthesisError(N_("There was nothing to read aloud."), ON_PAGE)
         rate = chunks[0].sample_rate
         pause = b"\0\0" * int(rate * PIPER_SENTENCE_PAUSE)
         pcm = pause.join(chunk.audio_int16_bytes for chunk in chunks)
@@ -193,8 +194,8 @@ class OfflineEngine:
     def __init__(self, piper: PiperVoiceEngine | None, espeak: EspeakEngine | None, name: str = "offline"):
         if piper is None and espeak is None:
             raise ModelUnavailableError(
-                "No offline voice is installed.",
-                "Ask whoever runs SeeSay to install espeak-ng or a Piper voice.")
+                N_("No offline voice is installed."),
+                N_("Ask whoever runs SeeSay to install espeak-ng or a Piper voice."))
         self.piper, self.espeak, self.name = piper, espeak, name
 
     def synthesize(self, text: str, language: str = "en") -> Speech:

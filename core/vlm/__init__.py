@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ConfigError
+from ..i18n import N_
 from .prompt import SYSTEM_PROMPT, Turn
 
 if TYPE_CHECKING:
@@ -99,14 +100,14 @@ def load_vlm(model: str, *, engine: str = "transformers", device: str = "auto", 
     loaded.
     """
     if engine not in ENGINES:
-        raise ConfigError(f"SeeSay does not know the answering engine {engine!r}.",
-                          f"Use one of: {', '.join(ENGINES)}.")
+        raise ConfigError(N_("SeeSay does not know the answering engine {engine}."), N_("Use one of: {names}."),
+                          engine=repr(engine), names=", ".join(ENGINES))
     if engine == "openai":
         from .remote import OpenAICompatible, RemoteOptions
 
         if not url:
-            raise ConfigError("The answering engine is openai, but no server address is set.",
-                              "Set SEESAY_VLM_URL to the server's address, for example http://gpu-box:8000/v1.")
+            raise ConfigError(N_("The answering engine is openai, but no server address is set."),
+                              N_("Set SEESAY_VLM_URL to the server's address, for example http://gpu-box:8000/v1."))
         if options is not None and not isinstance(options, RemoteOptions):
             raise TypeError(f"the openai engine takes RemoteOptions, not {type(options).__name__}")
         return OpenAICompatible(url, model, api_key=api_key, options=options or RemoteOptions())

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GenerationError
+from ..i18n import N_
 from ..memory import give_back
 from . import Token
 from .loading import is_out_of_memory, load_llava, release_memory
@@ -44,8 +45,8 @@ __all__ = ["Prefix", "TransformersLlava", "VlmOptions"]
 
 log = logging.getLogger(__name__)
 
-OUT_OF_MEMORY = ("The model ran out of memory while answering.",
-                 "Please ask again, perhaps for a shorter answer.")
+OUT_OF_MEMORY = (N_("The model ran out of memory while answering."),
+                 N_("Please ask again, perhaps for a shorter answer."))
 
 
 @dataclass(frozen=True)
@@ -464,7 +465,7 @@ class TransformersLlava:
                         break
                     if time.perf_counter() - last > self.options.stall_seconds:
                         stalled = True
-                        raise GenerationError("The model stopped answering.", "Please ask again.")
+                        raise GenerationError(N_("The model stopped answering."), N_("Please ask again."))
                     continue
                 last = time.perf_counter()
                 text = answer.feed(piece)

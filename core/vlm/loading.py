@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ModelUnavailableError
+from ..i18n import N_
 
 __all__ = ["FAMILIES", "load_llava", "is_out_of_memory", "release_memory"]
 
@@ -22,8 +23,8 @@ log = logging.getLogger(__name__)
 # model_type in the model's config -> transformers class that runs it
 FAMILIES = {"llava": "LlavaForConditionalGeneration", "llava_next": "LlavaNextForConditionalGeneration"}
 
-MODEL_HINT = ("Point SEESAY_LLAVA_MODEL at a downloaded model folder, "
-              "or connect to the internet for the first start.")
+MODEL_HINT = (N_("Point SEESAY_LLAVA_MODEL at a downloaded model folder, "
+                 "or connect to the internet for the first start."))
 
 
 def load_llava(model: str, *, device: str, quantization: str, dtype: str,
@@ -44,11 +45,11 @@ def load_llava(model: str, *, device: str, quantization: str, dtype: str,
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("SEESAY_DEVICE is cuda, but SeeSay finds no GPU it can use on this computer.",
-                          "Set SEESAY_DEVICE to cpu or auto.")
+        raise ConfigError(N_("SEESAY_DEVICE is cuda, but SeeSay finds no GPU it can use on this computer."),
+                          N_("Set SEESAY_DEVICE to cpu or auto."))
     if compile and device != "cuda":
-        raise ConfigError("SEESAY_LLAVA_COMPILE is on, but compiled decoding needs a CUDA GPU.",
-                          "Set SEESAY_LLAVA_COMPILE to auto or off.")
+        raise ConfigError(N_("SEESAY_LLAVA_COMPILE is on, but compiled decoding needs a CUDA GPU."),
+                          N_("Set SEESAY_LLAVA_COMPILE to auto or off."))
     if quantization == "auto":
         quantization = "nf4" if device == "cuda" else "none"
     if dtype == "auto":  # on CPU the checkpoints' own bfloat16 (core.vlm.mixed where the CPU lacks it)
@@ -59,12 +60,12 @@ def load_llava(model: str, *, device: str, quantization: str, dtype: str,
     if path.exists():
         if not (path / "config.json").is_file():
             raise _unavailable(model, None,
-                               "The answering model's folder is incomplete: it has no settings file.",
-                               "Download the model again, or point SEESAY_LLAVA_MODEL at a complete "
-                               "model folder.")
+                               N_("The answering model's folder is incomplete: it has no settings file."),
+                               N_("Download the model again, or point SEESAY_LLAVA_MODEL at a complete "
+                                  "model folder."))
         model = str(path)
     elif _looks_like_path(model):
-        raise _unavailable(model, None, "The answering model's folder is not on this computer.")
+        raise _unavailable(model, None, N_("The answering model's folder is not on this computer."))
 
     import transformers
 
@@ -72,14 +73,14 @@ def load_llava(model: str, *, device: str, quantization: str, dtype: str,
     try:
         config = transformers.AutoConfig.from_pretrained(model)
     except errors as exc:
-        raise _unavailable(model, exc, "The answering model could not be found on this computer "
-                                       "or downloaded.") from exc
+        raise _unavailable(model, exc, N_("The answering model could not be found on this computer "
+                                          "or downloaded.")) from exc
     family = config.model_type
     if family not in FAMILIES:
         raise _unavailable(model, None,
-                           f"The answering model is a {family} model, which SeeSay cannot use.",
-                           "Set SEESAY_LLAVA_MODEL to a LLaVA, LLaVA-NeXT or LLaVA-Interleave model, "
-                           "for example llava-hf/llava-interleave-qwen-0.5b-hf.")
+                           N_("The answering model is a {family} model, which SeeSay cannot use."),
+                           N_("Set SEESAY_LLAVA_MODEL to a LLaVA, LLaVA-NeXT or LLaVA-Interleave model, "
+                              "for example llava-hf/llava-interleave-qwen-0.5b-hf."), family=family)
     model_class = getattr(transformers, FAMILIES[family])
 
     kwargs: dict[str, Any] = {"dtype": torch_dtype}
@@ -89,9 +90,9 @@ def load_llava(model: str, *, device: str, quantization: str, dtype: str,
         try:
             import bitsandbytes  # noqa: F401
         except ImportError as exc:
-            raise _unavailable(model, exc, "4-bit loading needs the bitsandbytes package, which is not "
-                                           "installed.", "Install bitsandbytes, or set "
-                                           "SEESAY_LLAVA_QUANTIZATION to none.") from exc
+            raise _unavailable(model, exc, N_("4-bit loading needs the bitsandbytes package, which is not "
+                                              "installed."), N_("Install bitsandbytes, or set "
+                                              "SEESAY_LLAVA_QUANTIZATION to none.")) from exc
         kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             # fp16 on CUDA as the cards compute it fastest; the chosen dtype on CPU
@@ -114,12 +115,12 @@ def load_llava(model: str, *, device: str, quantization: str, dtype: str,
     except errors as exc:
         if is_out_of_memory(exc):
             release_memory()
-            raise _unavailable(model, exc, "There is not enough memory to load the answering model.",
-                               "Close other programs, use 4-bit loading (SEESAY_LLAVA_QUANTIZATION nf4), "
-                               "or point SEESAY_LLAVA_MODEL at a smaller model.") from exc
-        raise _unavailable(model, exc, "The answering model's files are missing, damaged or incomplete.",
-                           "Download the model again, or point SEESAY_LLAVA_MODEL at a complete model "
-                           "folder, or connect to the internet for the first start.") from exc
+            raise _unavailable(model, exc, N_("There is not enough memory to load the answering model."),
+                               N_("Close other programs, use 4-bit loading (SEESAY_LLAVA_QUANTIZATION nf4), "
+                                  "or point SEESAY_LLAVA_MODEL at a smaller model.")) from exc
+        raise _unavailable(model, exc, N_("The answering model's files are missing, damaged or incomplete."),
+                           N_("Download the model again, or point SEESAY_LLAVA_MODEL at a complete model "
+                              "folder, or connect to the internet for the first start.")) from exc
     vlm.eval()
     if widen:
         _widen(vlm, torch.float32)
@@ -193,8 +194,8 @@ def release_memory() -> None:
 
 def _check_choice(value: str, choices: tuple[str, ...], variable: str) -> str:
     if value not in choices:
-        raise ConfigError(f"The setting {variable} is {value!r}, which SeeSay does not know.",
-                          f"Use one of: {', '.join(choices)}.")
+        raise ConfigError(N_("The setting {name} is {value}, which SeeSay does not know."),
+                          N_("Use one of: {names}."), name=variable, value=repr(value), names=", ".join(choices))
     return value
 
 
@@ -202,10 +203,10 @@ def _looks_like_path(model: str) -> bool:
     return model.startswith(("/", "./", "../", "~", "\\")) or model.count("/") > 1 or ":" in model[:3]
 
 
-def _unavailable(model: str, exc: BaseException | None, message: str, hint: str = MODEL_HINT):
+def _unavailable(model: str, exc: BaseException | None, message: str, hint: str = MODEL_HINT, **params):
     log.error("could not load the LLaVA model %s: %s", model, exc if exc else message,
               exc_info=exc if exc is not None else None)
-    return ModelUnavailableError(message, hint)
+    return ModelUnavailableError(message, hint, **params)
 
 
 # What transformers, huggingface_hub and safetensors raise for missing, unreachable or damaged models.

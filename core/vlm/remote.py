@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, GenerationError, ModelUnavailableError, SeeSayError
+from ..i18n import N_
 from . import Token
 from .prompt import SYSTEM_PROMPT, AnswerStream, Turn, build_messages, strip_control_tokens
 from .sse import BrokenOff, Endpoint, Garbled, Reply, TimedOut, TransportError, Unreachable, post
@@ -43,25 +44,25 @@ __all__ = ["OpenAICompatible", "RemoteOptions", "refusal"]
 
 log = logging.getLogger(__name__)
 
-_ASK_AGAIN = "Please ask again. If it keeps happening, tell whoever runs SeeSay."
-UNREACHABLE = ("SeeSay cannot reach the server that answers questions.",
-               "Please try again in a minute. If it keeps happening, tell whoever runs SeeSay.")
-BUSY = ("The server that answers questions is busy.", "Please ask again in a minute.")
-SLOW = ("The server that answers questions is taking too long to start the answer.", "Please ask again in a moment.")
-STALLED = ("The server that answers questions stopped in the middle of the answer.", "Please ask again.")
-BROKEN_OFF = ("The connection to the server that answers questions broke off before the answer was complete.",
-              "Please ask again.")
-GARBLED = ("The server that answers questions sent something SeeSay could not understand.", _ASK_AGAIN)
-FAILED = ("The server that answers questions ran into a problem with this question.", _ASK_AGAIN)
-PHOTO_REFUSED = ("The server that answers questions could not use this photo.", "Please try another photo.")
-TOO_LONG = ("This conversation has grown too long for the server that answers questions.",
-            "Please take the photo again to start a new conversation.")
-WRONG_MODEL = ("The server that answers questions does not have the model SeeSay asks for.",
-               "Whoever runs SeeSay should set SEESAY_VLM_MODEL to the name the server gives its model.")
-KEY_REFUSED = ("The server that answers questions refused SeeSay's key.",
-               "Whoever runs SeeSay should check SEESAY_VLM_API_KEY.")
-NO_SERVICE = ("The address SeeSay has for its answering server does not lead to a chat service.",
-              "Whoever runs SeeSay should check SEESAY_VLM_URL; it usually ends in /v1.")
+_ASK_AGAIN = N_("Please ask again. If it keeps happening, tell whoever runs SeeSay.")
+UNREACHABLE = (N_("SeeSay cannot reach the server that answers questions."),
+               N_("Please try again in a minute. If it keeps happening, tell whoever runs SeeSay."))
+BUSY = (N_("The server that answers questions is busy."), N_("Please ask again in a minute."))
+SLOW = (N_("The server that answers questions is taking too long to start the answer."), N_("Please ask again in a moment."))
+STALLED = (N_("The server that answers questions stopped in the middle of the answer."), N_("Please ask again."))
+BROKEN_OFF = (N_("The connection to the server that answers questions broke off before the answer was complete."),
+              N_("Please ask again."))
+GARBLED = (N_("The server that answers questions sent something SeeSay could not understand."), _ASK_AGAIN)
+FAILED = (N_("The server that answers questions ran into a problem with this question."), _ASK_AGAIN)
+PHOTO_REFUSED = (N_("The server that answers questions could not use this photo."), N_("Please try another photo."))
+TOO_LONG = (N_("This conversation has grown too long for the server that answers questions."),
+            N_("Please take the photo again to start a new conversation."))
+WRONG_MODEL = (N_("The server that answers questions does not have the model SeeSay asks for."),
+               N_("Whoever runs SeeSay should set SEESAY_VLM_MODEL to the name the server gives its model."))
+KEY_REFUSED = (N_("The server that answers questions refused SeeSay's key."),
+               N_("Whoever runs SeeSay should check SEESAY_VLM_API_KEY."))
+NO_SERVICE = (N_("The address SeeSay has for its answering server does not lead to a chat service."),
+              N_("Whoever runs SeeSay should check SEESAY_VLM_URL; it usually ends in /v1."))
 
 _MIN_LENGTH_FORMS = ("min_tokens", "generation_config", "")  # tried in this order; "" = not sent
 
@@ -92,11 +93,12 @@ class OpenAICompatible:
         try:
             self.endpoint = Endpoint.parse(url, "/chat/completions")
         except ValueError as exc:
-            raise ConfigError(f"SEESAY_VLM_URL is {url!r}, which is {exc}.",
-                              "Use the server's address, for example http://gpu-box:8000/v1.") from exc
+            raise ConfigError(N_("SEESAY_VLM_URL is {url}, which is {problem}."),
+                              N_("Use the server's address, for example http://gpu-box:8000/v1."),
+                              url=repr(url), problem=str(exc)) from exc
         if not model.strip():
-            raise ConfigError("No model name is set for the answering server.",
-                              "Set SEESAY_VLM_MODEL to the name the server gives its model.")
+            raise ConfigError(N_("No model name is set for the answering server."),
+                              N_("Set SEESAY_VLM_MODEL to the name the server gives its model."))
         self.model = model.strip()
         self.options = options
         self._api_key = api_key.strip()
