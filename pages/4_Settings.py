@@ -35,6 +35,6 @@ st.toggle("Larger text", key=settings.key("large_text"))
 st.toggle("High contrast", key=settings.key("high_contrast"))
 
 if conf is not None:
-    limit = answer_tokens(conf, session().prefs.choices())
+    limit = answer_tokens(conf, session().choices())
     st.caption(f"Answers are at most about {limit} tokens long (a token is about three quarters of a word).")
 asking.follow()  # last: the answers being written, as they come

@@ -50,7 +50,7 @@ def take_photo(data: bytes, *, describe: bool = False) -> None:
     """
     s = session()
     pipeline = resources.pipeline()
-    events = pipeline.take_photo(data, s.prefs.choices())
+    events = pipeline.take_photo(data, s.choices())
     taken, checked = next(events), next(events)  # read and checked: quick; the rest goes on in the background
     with s.lock:
         _forget_failed(s)

@@ -24,7 +24,7 @@ def show_models(conf) -> None:
         st.warning("The models cannot be loaded until the setting above is fixed.")
         return
     models = resources.pipeline().models
-    choices = session().prefs.choices()
+    choices = session().choices()
     # First start on a new machine: the models are fetched before they load, with progress in bytes.
     fetching = st.empty()
 

@@ -170,7 +170,7 @@ def _work(session: Session, pipeline: Any) -> None:
 
 def _question_job(session: Session, pipeline: Any, question: Pending) -> Job:
     """A job for ``question``, about its photo, with its conversation so far (under the session's lock)."""
-    choices = session.prefs.choices()
+    choices = session.choices()
     turns = session.turns(question.conversation)
     photo, text = question.photo, question.question
     if question.kind == Kind.QUICK:

@@ -202,7 +202,7 @@ def _speech(text: str, language: str):
     from . import resources
 
     try:
-        return resources.pipeline().speak(text, language, session().prefs.choices())
+        return resources.pipeline().speak(text, language, session().choices())
     except SeeSayError:
         return None
     except Exception:  # a voice bug must not hide the text it was reading out
