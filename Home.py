@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.i18n import N_
 from ui import asking, home, page
 from ui.render import guard
+from ui.words import words
 
-conf = page.setup("Home")
+conf = page.setup(N_("Home"))
+_ = words()
 
-st.title("SeeSay: hear what is in a photo", anchor=False)
-st.markdown(
+st.title(_("SeeSay: hear what is in a photo"), anchor=False)
+st.markdown(_(
     "Take a photo or choose one, and SeeSay tells you what is in it, out loud. "
     "Then ask about it by voice or by typing: *what does the label say?*, *is the light on?* "
     "The answer is read aloud and shown as text. Everything runs on this SeeSay server."
-)
+))
 
-st.header("How to use SeeSay without sight", anchor=False)
-st.markdown(
+st.header(_("How to use SeeSay without sight"), anchor=False)
+st.markdown(_(
     """
 - **Stop speaking** and **Play answer again** are the first two buttons on every page, at the very top.
 - **Describe a photo**: a heading and a short instruction, then the camera (the back lens on a phone;
@@ -42,12 +45,12 @@ When it is not sure, it says so; when the photo cannot answer the question, it s
 Answers about medicine, money, allergens or dates are checked against the label's own text, and end
 with a reminder to check with someone sighted before acting on them.
 """
-)
+))
 
-st.header("Models", anchor=False)
+st.header(_("Models"), anchor=False)
 with guard():
     home.show_models(conf)
 
-st.header("Privacy", anchor=False)
+st.header(_("Privacy"), anchor=False)
 st.markdown(home.privacy(conf))
 asking.follow()  # last: the answers being written, as they come

@@ -39,13 +39,14 @@ def browser_language() -> str:
     return ""
 
 
-def language(s: Optional[Session] = None) -> str:
-    """The language of SeeSay's words for this session. The same rule as core's for one question
-    (``choose(choices.language, <the question's language>, choices.ui_language)``), before any question."""
+def language(s: Optional[Session] = None, heard: str = "") -> str:
+    """The language of SeeSay's words for this session; ``heard``: about a question heard in that
+    language. The same rule as core's for one question: the setting, the question's language, the
+    last question's else the browser's (``Choices.ui_language``), English."""
     choices = (s or session()).choices()
-    return choose(choices.language, choices.ui_language)
+    return choose(choices.language, heard, choices.ui_language)
 
 
-def words(s: Optional[Session] = None) -> Translator:
-    """``_`` for this session's language: ``_("text {name}", name=value)``."""
-    return translator(language(s))
+def words(s: Optional[Session] = None, heard: str = "") -> Translator:
+    """``_`` for this session's language (``heard``: see :func:`language`): ``_("text {name}", name=value)``."""
+    return translator(language(s, heard))
