@@ -29,13 +29,13 @@ st.markdown(_("When this is off, answers are shown as text with a Play button, f
 st.radio(_("Speech speed"), RATES, key=settings.key("rate"), horizontal=True, format_func=settings.rate_label)
 private = st.toggle(_("Private mode"), key=settings.key("private"), disabled=forced)
 st.markdown(settings.privacy_note(conf))
-st.radio(_("Voice"), list(VOICES), key=settings.key("voice"), format_func=lambda v: _(VOICES[v]),
+st.radio(_("Voice"), list(VOICES), key=settings.key("voice"), format_func=settings.voice_label,
          disabled=private or forced)
 st.markdown(_("Automatic uses the Google voice when it can be reached, and the offline voice otherwise. "
               "The Google voice sends the text of each answer to Google; the offline voice sends nothing."))
 
 st.header(_("Answers"), anchor=False)
-st.radio(_("Answer length"), list(LENGTHS), key=settings.key("length"), format_func=lambda v: _(LENGTHS[v]),
+st.radio(_("Answer length"), list(LENGTHS), key=settings.key("length"), format_func=settings.length_label,
          horizontal=True)
 
 live_camera.settings(settings.key)

@@ -289,6 +289,7 @@ def test_history_exports_escape_everything():
     from ui.export import to_html, to_json
 
     s = _history_session()
+    s.set_prefs(language="en")  # SeeSay's words in English (else they follow the last, Spanish, question)
     doc = to_html(s)
     assert doc.startswith("<!DOCTYPE html>") and '<html lang="en">' in doc
     assert "<script>" not in doc and "&lt;script&gt;alert(1)&lt;/script&gt;" in doc

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .state import LANGUAGES, Prefs, session
+from .state import LANGUAGES, LENGTHS, VOICES, Prefs, session
 from .words import words
 
-__all__ = ["take_changes", "key", "rate_label", "language_label", "private_for_everyone", "privacy_note"]
+__all__ = ["take_changes", "key", "rate_label", "language_label", "voice_label", "length_label", "private_for_everyone", "privacy_note"]
 
 
 def key(name: str) -> str:
@@ -30,6 +30,14 @@ def take_changes() -> None:
 def rate_label(rate: float) -> str:
     _ = words()
     return _("{rate}x (normal)", rate=rate) if rate == 1 else _("{rate}x", rate=rate)
+
+
+def voice_label(voice: str) -> str:
+    return words()(VOICES[voice])
+
+
+def length_label(length: str) -> str:
+    return words()(LENGTHS[length])
 
 
 def language_label(code: str) -> str:
