@@ -36,8 +36,8 @@ st.markdown(_(
   or type your question and press Enter. Follow-up questions are about the same photo;
   **New photo** starts again.
 - **History**: every question and answer of this visit, to replay, delete or download.
-- **Settings**: automatic speech on or off, speech speed, voice, private mode, answer length and
-  language, larger text, high contrast.
+- **Settings**: language, automatic speech on or off, speech speed, voice, private mode, answer
+  length, larger text, high contrast.
 
 Pages are listed in the sidebar navigation. SeeSay tells your screen reader when a photo or a
 recording has arrived, when it is thinking, when the answer is ready, and how sure it is of it.

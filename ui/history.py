@@ -26,7 +26,8 @@ def _ask_delete_all() -> None:
     s = session()
     s.confirm_delete_all = True
     browser.announce_later(words(s).ngettext(
-        "Delete the one question and answer and its photo? Choose Yes, delete everything, or No, keep my history.",
+        "Delete {count} question and answer and its photo? "
+        "Choose Yes, delete everything, or No, keep my history.",
         "Delete all {count} questions and answers and their photos? "
         "Choose Yes, delete everything, or No, keep my history.", len(s.entries), count=len(s.entries)))
 
@@ -63,7 +64,7 @@ def show() -> None:
     st.download_button(_("Download as data (JSON)"), export.to_json(s), f"seesay-history-{stamp}.json",
                        mime="application/json", on_click="ignore")
     if s.confirm_delete_all:
-        st.warning(_.ngettext("Delete the one question and answer and its photo? This cannot be undone.",
+        st.warning(_.ngettext("Delete {count} question and answer and its photo? This cannot be undone.",
                               "Delete all {count} questions and answers and their photos? This cannot be undone.",
                               len(entries), count=len(entries)))
         st.button(_("Yes, delete everything"), on_click=_delete_all, args=(True,))

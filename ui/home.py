@@ -79,7 +79,7 @@ def _explain(failed: list) -> None:
     """What still works without the models that failed, and how to point SeeSay at models on this machine."""
     _ = words()
     page.announce_once("models-failed", _.ngettext(
-        "One of SeeSay's models could not be loaded. Details are under the Models heading.",
+        "{count} of SeeSay's models could not be loaded. Details are under the Models heading.",
         "{count} of SeeSay's models could not be loaded. Details are under the Models heading.",
         len(failed), count=len(failed)))
     which = {result[1] for result in failed}
