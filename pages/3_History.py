@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.i18n import N_
 from ui import asking, history, page, widgets
 from ui.render import guard
 from ui.state import session
+from ui.words import words
 
-page.setup("History")  # works without settings and without any model
-st.title("History", anchor=False)
+page.setup(N_("History"))  # works without settings and without any model
+st.title(words()("History"), anchor=False)
 widgets.flash(session())
 with guard():
     history.show()

@@ -2,6 +2,7 @@
 
 * ``resources``  the settings and the pipeline of this process (the only ``st.cache_resource``)
 * ``state``      what one browser session holds: photo, conversation, history, preferences
+* ``words``      SeeSay's own words in the person's language: the one place that language is chosen
 * ``browser``    the JavaScript side: live region (announcer), audio player, button labels, CSS
 * ``render``     plain-text answers, photos, errors
 * ``asking``     photos and questions in (queued per session), answers out: said, played and drawn as

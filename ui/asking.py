@@ -19,20 +19,23 @@ from typing import Union
 
 import streamlit as st
 
+from core.i18n import N_
 from core.pipeline import DESCRIBE, QUICK, AnswerAudio, Done, Loading, Queued, Transcribed, in_words
 
 from . import browser, jobs, resources
 from .render import answer_html, entry_heading, problem, question_html, say_error, show_entry, speak_message
 from .state import Kind, Pending, Session, session
+from .words import words
 
 __all__ = ["take_photo", "show_guidance", "ask", "ask_typed", "ask_recorded", "new_photo", "go_on",
            "show_conversation", "follow", "LOADING", "WAITING_FOR_PHOTO", "WAITING_FOR_ANSWER"]
 
-LOADING = "Loading the models first. This can take a few minutes."
-WAITING_FOR_PHOTO = ("Your question is kept: SeeSay answers it as soon as your photo has arrived. "
-                     "If you have not chosen a photo yet, take or choose one now.")
-WAITING_FOR_ANSWER = "Your question is kept: SeeSay answers it as soon as the answer before it is ready."
-OTHERS_FIRST = "Other people's questions are being answered first. Please wait."
+# (marked here, said in the person's language: ``words()(LOADING)``)
+LOADING = N_("Loading the models first. This can take a few minutes.")
+WAITING_FOR_PHOTO = N_("Your question is kept: SeeSay answers it as soon as your photo has arrived. "
+                       "If you have not chosen a photo yet, take or choose one now.")
+WAITING_FOR_ANSWER = N_("Your question is kept: SeeSay answers it as soon as the answer before it is ready.")
+OTHERS_FIRST = N_("Other people's questions are being answered first. Please wait.")
 #: the longest a page's run following an answer waits without a message to the browser: a click
 #: stops a run only when it sends one
 HEARTBEAT_SECONDS = 0.25
@@ -50,7 +53,7 @@ def take_photo(data: bytes, *, describe: bool = False) -> None:
     """
     s = session()
     pipeline = resources.pipeline()
-    events = pipeline.take_photo(data, s.prefs.choices())
+    events = pipeline.take_photo(data, s.choices())
     taken, checked = next(events), next(events)  # read and checked: quick; the rest goes on in the background
     with s.lock:
         _forget_failed(s)
@@ -61,15 +64,16 @@ def take_photo(data: bytes, *, describe: bool = False) -> None:
                 description = Pending(DESCRIBE, Kind.DESCRIBE, photo=taken.photo, conversation=s.conversation)
                 s.pending.insert(0, description)
         jobs.start(s, pipeline)
+    _ = words(s)
     browser.stop()
-    browser.announce("Photo received.")
+    browser.announce(_("Photo received."))
     if not checked.quality.ok:
         browser.announce(checked.quality.guidance)
         if s.prefs.auto_speak:
             speak_message(checked.quality.guidance)
     elif not describe:
-        st.success("Photo received. Your question is answered below." if s.pending else
-                   "Photo received. Now ask your question below.")
+        st.success(_("Photo received. Your question is answered below.") if s.pending else
+                   _("Photo received. Now ask your question below."))
 
 
 def show_guidance(*, describe: bool) -> None:
@@ -78,13 +82,14 @@ def show_guidance(*, describe: bool) -> None:
     s = session()
     if not s.flawed:
         return
+    _ = words(s)
     st.warning(s.quality.guidance)
     if describe:
-        st.markdown("**Describe anyway** describes this photo as it is.")
-        st.button("Describe anyway", key="describe-anyway", on_click=ask, args=(DESCRIBE, Kind.DESCRIBE))
+        st.markdown(_("**Describe anyway** describes this photo as it is."))
+        st.button(_("Describe anyway"), key="describe-anyway", on_click=ask, args=(DESCRIBE, Kind.DESCRIBE))
     elif any(question.photo is s.photo for question in s.pending):
-        st.markdown("**Answer anyway** answers the question you asked about this photo as it is.")
-        st.button("Answer anyway", key="answer-anyway", on_click=go_on)
+        st.markdown(_("**Answer anyway** answers the question you asked about this photo as it is."))
+        st.button(_("Answer anyway"), key="answer-anyway", on_click=go_on)
 
 
 def ask(question: Union[str, bytes], kind: Kind, detail: bool = False) -> None:
@@ -105,10 +110,11 @@ def ask(question: Union[str, bytes], kind: Kind, detail: bool = False) -> None:
         if photo is not None:
             s.go_on()
         jobs.start(s, resources.pipeline())
+    _ = words(s)
     if photo is None:
-        browser.announce_later(WAITING_FOR_PHOTO)
+        browser.announce_later(_(WAITING_FOR_PHOTO))
     elif answering:
-        browser.announce_later(WAITING_FOR_ANSWER)
+        browser.announce_later(_(WAITING_FOR_ANSWER))
 
 
 def ask_typed(key: str) -> None:
@@ -129,7 +135,7 @@ def ask_recorded(key: str) -> None:
 def new_photo() -> None:
     """"New photo": forget the photo and this conversation (the history keeps them)."""
     session().clear_photo()
-    browser.announce_later("The photo and the conversation are cleared. Take or choose a new photo.")
+    browser.announce_later(words()("The photo and the conversation are cleared. Take or choose a new photo."))
 
 
 def go_on() -> None:
@@ -161,10 +167,10 @@ def show_conversation(*, say_when_empty: bool) -> None:
         asked += not entry.kind.is_description
         show_entry(entry, heading=entry_heading(entry.kind, entry.question, asked),
                    play=i == len(entries) and not busy)
-    empty = ""
+    empty, _ = "", words(s)
     if say_when_empty and not entries:
-        empty = ("No questions about this photo yet." if s.photo is not None else
-                 "Take or choose a photo first, then ask about it.")
+        empty = (_("No questions about this photo yet.") if s.photo is not None else
+                 _("Take or choose a photo first, then ask about it."))
     st.session_state[_WORK] = (st.empty(), asked, empty)
 
 
@@ -190,7 +196,7 @@ def follow() -> None:
             looks = [(job, *job.snapshot()) for job in s.jobs]
             waiting = [q for q in s.pending if conversation and q.conversation in (0, s.conversation)]
             state = (s.conversation, s.photo, s.flawed)
-        for job, events, _ in looks:
+        for job, events, _done in looks:
             if job.started and not job.closed:
                 _say(job, events, final=False)
         shape = [(id(job), len(events), done) for job, events, done in looks] + [id(q) for q in waiting]
@@ -200,7 +206,7 @@ def follow() -> None:
             drawn = shape
         else:
             beat.empty()  # a message to the browser: the moment a click can stop this run
-        if any(done and not job.closed for job, _, done in looks):
+        if any(done and not job.closed for job, _events, done in looks):
             st.rerun()  # an answer is whole: the page draws it as such, and says it is ready
         if not busy:
             return
@@ -212,7 +218,7 @@ def _close_finished(s: Session) -> list[jobs.Job]:
     its conversation until the next question). Returns the jobs closed."""
     with s.lock:
         looks = [(job, *job.snapshot()) for job in s.jobs if not job.closed]
-    closed = [job for job, _, done in looks if done]
+    closed = [job for job, _events, done in looks if done]
     for job, events, done in looks:
         if done:
             _say(job, events, final=True)
@@ -226,12 +232,12 @@ def _draw(looks: list, waiting: list, conversation: bool, asked: int, empty: str
     """The work going on: in the conversation, each question as it is answered and those waiting (or
     ``empty``, without any); elsewhere, that an answer is being written."""
     if not conversation:
-        if any(job.kind is not None and not done for job, _, done in looks):
-            st.info("SeeSay is still writing an answer. It appears in the history as soon as it is ready, "
-                    "and is spoken then if speech is on.")
+        if any(job.kind is not None and not done for job, _events, done in looks):
+            st.info(words()("SeeSay is still writing an answer. It appears in the history as soon as it is "
+                            "ready, and is spoken then if speech is on."))
         return
-    shown = [(job, events) for job, events, _ in looks if job.conversation == current or job.kind is None]
-    if empty and not waiting and not any(job.kind is not None for job, _ in shown):
+    shown = [(job, events) for job, events, _done in looks if job.conversation == current or job.kind is None]
+    if empty and not waiting and not any(job.kind is not None for job, _events in shown):
         st.markdown(empty)
     for job, events in shown:
         asked = _show(job, events, asked)
@@ -258,24 +264,28 @@ def _say(job: jobs.Job, events: list, *, final: bool) -> None:
 
 
 def _say_event(job: jobs.Job, event) -> None:
+    _ = words()
     if isinstance(event, Loading):
-        _once(job, "loading", LOADING)
+        _once(job, "loading", _(LOADING))
         return
     if isinstance(event, Queued):
-        _once(job, "queued", OTHERS_FIRST)  # once, not a countdown
+        _once(job, "queued", _(OTHERS_FIRST))  # once, not a countdown
         return
     if job.kind is not None:
-        _once(job, "opening", "Recording received. Listening…" if job.spoken else "Thinking…")
+        _once(job, "opening", _("Recording received. Listening…") if job.spoken else _("Thinking…"))
     if isinstance(event, Transcribed):
-        browser.announce("Thinking…")
+        # the question's language is known now: SeeSay's words follow it (unless the setting says otherwise)
+        _ = words(heard=event.transcript.language)
+        browser.announce(_("Thinking…"))
     elif isinstance(event, AnswerAudio):
         browser.play(event.speech.audio, event.speech.mime, answer=job.clip_id, index=event.index,
                      autoplay=job.speak)
     elif isinstance(event, Done):
-        browser.announce("Answer ready.")
+        _ = words(heard=event.answer.question_language) if job.kind in (Kind.VOICE, Kind.TYPED) else _
+        browser.announce(_("Answer ready."))
         result = event.answer
         if "vlm" in result.engines and result.confidence is not None:
-            browser.announce(in_words(result.confidence))  # how sure, said once, after
+            browser.announce(_(in_words(result.confidence)))  # how sure, said once, after
 
 
 def _once(job: jobs.Job, key: str, text: str) -> None:
@@ -285,12 +295,12 @@ def _once(job: jobs.Job, key: str, text: str) -> None:
 
 
 def _label(kind: Kind, question) -> str:
-    return QUICK[question].label if kind == Kind.QUICK and question in QUICK else str(question)
+    return words()(QUICK[question].label) if kind == Kind.QUICK and question in QUICK else str(question)
 
 
 def _show(job: jobs.Job, events: list, asked: int) -> int:
     """A job in the conversation: its heading, the question, the answer so far (or what it waits for)."""
-    view = job.view(events)
+    view = job.view(events, words())
     if job.kind is None:  # a photo being prepared: only what it waits for, or what went wrong
         if job.closed:
             st.error(problem(job.error))
@@ -316,8 +326,8 @@ def _show_waiting(question: Pending, asked: int, photo, flawed: bool) -> None:
     if question.kind == Kind.TYPED:
         st.html(question_html(str(question.question), ""))
     if question.photo is None:
-        st.info(WAITING_FOR_PHOTO)
+        st.info(words()(WAITING_FOR_PHOTO))
     elif question.photo is photo and flawed:
-        st.info("Your question waits for your choice: take the photo again, or answer it as it is.")
+        st.info(words()("Your question waits for your choice: take the photo again, or answer it as it is."))
     else:
-        st.info(WAITING_FOR_ANSWER)
+        st.info(words()(WAITING_FOR_ANSWER))

@@ -84,12 +84,33 @@ def css(prefs: Prefs) -> str:
     return "<style>\n" + "\n".join(parts) + "\n</style>"
 
 
-def start(prefs: Prefs) -> None:
-    """Every page calls this first: CSS, the browser side, the player's speed."""
+def browser_words(_) -> dict[str, str]:
+    """The browser side's own words (player bar, its announcements, names for Streamlit's unlabelled
+    controls), in the page's language: the script has none of its own."""
+    return {
+        "bar": _("Answer voice"), "stop": _("Stop speaking"), "replay": _("Play answer again"),
+        "audio": _("SeeSay answer voice"), "stopped": _("Stopped."),
+        "blocked": _("Your browser did not let SeeSay speak by itself. "
+                     "Press Play answer again, at the top of the page, to hear it."),
+        "no_sound": _("This answer has no sound yet. Use Speak this answer, below it."),
+        "nothing": _("There is no answer to play yet."),
+        "take_photo": _("Take photo"), "clear_photo": _("Clear photo"), "upload": _("Upload a photo"),
+        "choose_file": _("Choose a photo file"), "record": _("Record your question"),
+        "stop_recording": _("Stop recording"), "play_recording": _("Play your recording"),
+        "pause_recording": _("Pause your recording"),
+    }
+
+
+def start(prefs: Prefs, language: str = "en", _=None) -> None:
+    """Every page calls this first: CSS, the browser side, the player's speed, the page's language
+    (``<html lang>``) and the browser side's words in it (``_``, from :func:`ui.words.words`)."""
+    from .words import words
+
     st.html(css(prefs))
     bridge = st.container(key=_BRIDGE)
     st.session_state[_RUN_KEY] = bridge
-    bridge.html(f"<script>{_boot_js()}</script>" + script({"config": {"rate": prefs.rate}}),
+    config = {"rate": prefs.rate, "lang": language, "words": browser_words(_ or words())}
+    bridge.html(f"<script>{_boot_js()}</script>" + script({"config": config}),
                 unsafe_allow_javascript=True)
     previous = st.session_state.get(_LAST_RUN, [])
     st.session_state[_LAST_RUN] = []

@@ -26,23 +26,29 @@ img { max-width: 100%; height: auto; }
 """
 
 
-def to_html(s: Session, title: str = "SeeSay history") -> str:
-    out = ['<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">',
+def to_html(s: Session, title: str = "") -> str:
+    """The history as one web page, in the language of SeeSay's words for this session."""
+    from .words import language, words
+
+    _ = words(s)
+    title = title or _("SeeSay history")
+    out = ['<!DOCTYPE html>', f'<html lang="{html.escape(language(s))}">', '<head>', '<meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f'<title>{html.escape(title)}</title>', f'<style>{_CSS}</style>', '</head>', '<body>',
            '<main>', f'<h1>{html.escape(title)}</h1>']
     if not s.entries:
-        out.append('<p>No questions and answers.</p>')
-    for number, (_, group) in enumerate(groupby(s.entries, key=lambda e: e.conversation), start=1):
+        out.append(f'<p>{plain(_("No questions and answers."))}</p>')
+    for number, (_conversation, group) in enumerate(groupby(s.entries, key=lambda e: e.conversation), start=1):
         group = list(group)
-        out.append(f'<section><h2>Photo {number}</h2>')
+        out.append(f'<section><h2>{plain(_("Photo {number}", number=number))}</h2>')
         record = s.photos.get(group[0].photo_key)
         if record is not None:
             src = "data:image/jpeg;base64," + base64.b64encode(record.jpeg).decode("ascii")
             out.append(f'<img src="{src}" alt="{html.escape(s.alt_text(record.key))}">')
         for entry in group:
-            out.append(f'<h3>Asked at {html.escape(entry.asked_at.replace("T", " "))}</h3>')
-            out.append(f'<p class="question">You asked: <span{lang_attrs(entry.question_language)}>'
+            asked = _("Asked at {time}", time=entry.asked_at.replace("T", " "))
+            out.append(f'<h3>{plain(asked)}</h3>')
+            out.append(f'<p class="question">{plain(_("You asked:"))} <span{lang_attrs(entry.question_language)}>'
                        f'{plain(entry.question)}</span></p>')
             out.append(f'<p class="answer"{lang_attrs(entry.language)}>{plain(entry.answer)}</p>')
         out.append('</section>')

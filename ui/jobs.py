@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from core.errors import SeeSayError
+from core.i18n import translator
 from core.pipeline import AnswerText, Asked, Done, Heard, Loading, Queued, Remark
 
 from .state import Kind, Pending, Session
@@ -74,12 +75,13 @@ class Job:
         with self._lock:
             return list(self.events), self.done
 
-    def view(self, events: list) -> View:
-        """What ``events`` (from :meth:`snapshot`) show: the question, the answer so far, the wait."""
+    def view(self, events: list, _=None) -> View:
+        """What ``events`` (from :meth:`snapshot`) show: the question, the answer so far, the wait
+        (``_``: SeeSay's words, core.i18n's translator; English without)."""
         view = View(question=self.question if self.kind == Kind.TYPED else "", language=self.language or "en")
         for event in events:
             if isinstance(event, (Loading, Queued)):
-                view.waiting = _waiting(event)
+                view.waiting = _waiting(event, _ or translator("en"))
             elif isinstance(event, Asked):
                 view.question, view.question_language = event.question, event.language
                 view.language = self.language or event.language
@@ -116,10 +118,11 @@ class Job:
             self.done = True
 
 
-def _waiting(event: Union[Loading, Queued]) -> str:
+def _waiting(event: Union[Loading, Queued], _) -> str:
     if isinstance(event, Loading):
-        return "Loading SeeSay's models. The first time, this can take a few minutes."
-    return f"Waiting for the model: {event.ahead} question{'s' if event.ahead != 1 else ''} ahead of yours."
+        return _("Loading SeeSay's models. The first time, this can take a few minutes.")
+    return _.ngettext("Waiting for the model: {count} question ahead of yours.",
+                      "Waiting for the model: {count} questions ahead of yours.", event.ahead, count=event.ahead)
 
 
 def photo_job(events: Iterator[Any]) -> Job:
@@ -170,7 +173,7 @@ def _work(session: Session, pipeline: Any) -> None:
 
 def _question_job(session: Session, pipeline: Any, question: Pending) -> Job:
     """A job for ``question``, about its photo, with its conversation so far (under the session's lock)."""
-    choices = session.prefs.choices()
+    choices = session.choices()
     turns = session.turns(question.conversation)
     photo, text = question.photo, question.question
     if question.kind == Kind.QUICK:

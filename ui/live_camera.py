@@ -31,6 +31,7 @@ from core.errors import SeeSayError
 from . import resources
 from .browser import asset
 from .state import Prefs, session
+from .words import words
 
 __all__ = ["live_camera", "settings", "REPEATS"]
 
@@ -77,7 +78,11 @@ def _view(key: str) -> None:
 
 
 def _data(key: str, prefs: Prefs) -> dict:
-    return {"words": {**CUES, **MESSAGES}, "limits": browser_limits(),
+    """What the browser side needs: its words and the controls' names in the page's language (core.aiming's
+    texts, marked there), the limits, the preferences, the latest text check."""
+    _ = words()
+    return {"words": {name: _(text) for name, text in {**CUES, **MESSAGES}.items()},
+            "labels": {name: _(text) for name, text in LABELS.items()}, "limits": browser_limits(),
             "prefs": {"every": prefs.cue_seconds, "tone": prefs.tone}, "check": st.session_state.get(_checked(key))}
 
 
@@ -137,10 +142,12 @@ def _keep(key: str) -> None:
 
 def settings(bound: Callable[[str], str]) -> None:
     """The live camera's part of the Settings page; ``bound(name)`` is the widget key holding preference ``name``."""
-    st.header("Live camera", anchor=False)
-    st.markdown("While you aim the **Live camera**, SeeSay says what to change (too dark, blurry, text cut "
-                "off) and takes the photo by itself when it is good.")
-    st.radio("Say the same guidance again at most every", REPEATS, key=bound("cue_seconds"),
-             horizontal=True, format_func=lambda seconds: f"{seconds:g} seconds")
-    st.toggle("Sharpness tone", key=bound("tone"))
-    st.markdown("The sharpness tone beeps while you aim, higher as the picture gets sharper.")
+    _ = words()
+    st.header(_("Live camera"), anchor=False)
+    st.markdown(_("While you aim the **Live camera**, SeeSay says what to change (too dark, blurry, text cut "
+                  "off) and takes the photo by itself when it is good."))
+    st.radio(_("Say the same guidance again at most every"), REPEATS, key=bound("cue_seconds"),
+             horizontal=True, format_func=lambda seconds: _.ngettext("{count} second", "{count} seconds",
+                                                                     int(seconds), count=seconds))
+    st.toggle(_("Sharpness tone"), key=bound("tone"))
+    st.markdown(_("The sharpness tone beeps while you aim, higher as the picture gets sharper."))

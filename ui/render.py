@@ -16,9 +16,12 @@ from typing import Iterator
 import streamlit as st
 
 from core.errors import SeeSayError
+from core.i18n import N_
 
 from . import browser
 from .state import Entry, Kind, Session, session
+from .words import language as words_language
+from .words import words
 
 __all__ = ["plain", "lang_attrs", "answer_html", "question_html", "show_answer", "show_question",
            "entry_heading", "show_entry", "show_photo", "show_speech", "problem", "show_error", "say_error",
@@ -26,8 +29,8 @@ __all__ = ["plain", "lang_attrs", "answer_html", "question_html", "show_answer",
 
 log = logging.getLogger(__name__)
 
-BUG_MESSAGE = ("Sorry, something went wrong inside SeeSay. Your photo and your questions are kept. "
-               "Please try again.")
+BUG_MESSAGE = N_("Sorry, something went wrong inside SeeSay. Your photo and your questions are kept. "
+                 "Please try again.")
 
 #: id of the element holding the latest answer on the page (stable: browser tests use it)
 LAST_ANSWER_ID = "seesay-last-answer"
@@ -56,8 +59,8 @@ def plain(text: str) -> str:
 
 
 def answer_html(text: str, language: str, *, element_id: str = "", remarks=()) -> str:
-    """The answer as plain text in its language; ``remarks`` (core Remark events, in SeeSay's English)
-    go before or after it, as they were said."""
+    """The answer as plain text in its language; ``remarks`` (core Remark events, in the language of
+    SeeSay's words, the page's) go before or after it, as they were said."""
     id_attr = f' id="{html.escape(element_id)}"' if element_id else ""
     answer = f'<div class="seesay-answer"{id_attr}{lang_attrs(language)}>{plain(text)}</div>'
     before = "".join(_remark_html(r.text) for r in remarks if not r.after)
@@ -66,11 +69,11 @@ def answer_html(text: str, language: str, *, element_id: str = "", remarks=()) -
 
 
 def _remark_html(text: str) -> str:
-    return f'<p class="seesay-remark" lang="en">{plain(text)}</p>'
+    return f'<p class="seesay-remark">{plain(text)}</p>'
 
 
 def question_html(text: str, language: str) -> str:
-    return (f'<p class="seesay-question">You asked: '
+    return (f'<p class="seesay-question">{plain(words()("You asked:"))} '
             f'<span{lang_attrs(language)}>{plain(text)}</span></p>')
 
 
@@ -83,7 +86,7 @@ def show_confidence(entry: Entry, target=None) -> None:
     from core.pipeline import in_words
 
     if "vlm" in entry.engines:
-        (target or st).caption(in_words(entry.confidence))
+        (target or st).caption(words()(in_words(entry.confidence)))
 
 
 def show_question(text: str, language: str, target=None) -> None:
@@ -93,13 +96,14 @@ def show_question(text: str, language: str, target=None) -> None:
 def entry_heading(kind: Kind, question: str, number: int) -> str:
     """The heading of a question and answer in a conversation: what kind of question it was
     (``question``: a quick question's label), or its number among the person's questions."""
+    _ = words()
     if kind == Kind.DESCRIBE:
-        return "Short description"
+        return _("Short description")
     if kind == Kind.DETAIL:
-        return "Detailed description"
+        return _("Detailed description")
     if kind == Kind.QUICK:
         return question
-    return f"Question {number}"
+    return _("Question {number}", number=number)
 
 
 def show_entry(entry: Entry, *, heading: str, play: bool = True) -> None:
@@ -123,22 +127,23 @@ def show_photo(s: Session, key: str, target=None) -> None:
         (target or st).image(record.jpeg, alt=s.alt_text(key), width=480)
 
 
-def show_speech(entry: Entry, target=None, *, label: str = "Play the answer") -> None:
+def show_speech(entry: Entry, target=None, *, label: str = "") -> None:
     """The visible, labelled Play control for an answer (the fallback to the player bar).
 
     An answer made with automatic speech off has no speech yet: a "Speak this answer" button
     makes it, plays it, and keeps it with the answer; the button stays and says it again.
     """
-    where = target or st
+    where, _ = target or st, words()
+    label = label or _("Play the answer")
     if (not entry.speech and not entry.speech_error) or entry.speech_on_request:
-        problem = speak_entry(entry) if where.button("Speak this answer", key=f"speak-{entry.id}") else ""
+        problem = speak_entry(entry) if where.button(_("Speak this answer"), key=f"speak-{entry.id}") else ""
         if problem:
             where.caption(problem)
         if not entry.speech:
             return
     if entry.speech:
         where.audio(entry.speech, format=entry.speech_mime or "audio/wav",
-                    alt=f"{label}: {_short(entry.answer)}")
+                    alt=_("{label}: {answer}", label=label, answer=_short(entry.answer)))
     elif entry.speech_error:
         where.caption(entry.speech_error)
 
@@ -154,8 +159,8 @@ def speak_entry(entry: Entry) -> str:
 
         spoken = _speech(spoken_text(entry.answer, entry.remarks, entry.hedged), entry.language)
         if spoken is None:
-            problem = ("No voice could speak this answer just now. The text above is the whole answer. "
-                       "Press Speak this answer to try again.")
+            problem = words()("No voice could speak this answer just now. The text above is the whole answer. "
+                              "Press Speak this answer to try again.")
             browser.announce(problem)
             return problem
         entry.speech, entry.speech_mime, entry.speech_on_request = spoken.audio, spoken.mime, True
@@ -171,7 +176,9 @@ def _short(text: str, limit: int = 60) -> str:
 
 def problem(error: BaseException) -> str:
     """What a person is told about ``error``: its own words, or a short apology for a bug."""
-    return error.spoken if isinstance(error, SeeSayError) else BUG_MESSAGE
+    if isinstance(error, SeeSayError):
+        return error.spoken_in(words_language())
+    return words()(BUG_MESSAGE)
 
 
 def show_error(error: BaseException, target=None) -> None:
@@ -185,13 +192,14 @@ def say_error(error: BaseException) -> None:
     bug's apology is only announced: the voice may be what broke)."""
     browser.announce(problem(error))
     if isinstance(error, SeeSayError) and session().prefs.auto_speak:
-        speak_message(error.spoken)
+        speak_message(problem(error))
 
 
 def speak_message(text: str) -> None:
-    """Say a message in the session's voice (the offline voice if that fails)."""
+    """Say one of SeeSay's messages (in the language of its words) in the session's voice (the offline
+    voice if that fails)."""
     s = session()
-    speech = _speech(text, "en")
+    speech = _speech(text, words_language(s))
     if speech is not None:
         browser.play(speech.audio, speech.mime, answer=f"message-{s.nonce}-{s.next_id}-{len(s.sent)}",
                      index=0, autoplay=True, kind="message")
@@ -202,7 +210,7 @@ def _speech(text: str, language: str):
     from . import resources
 
     try:
-        return resources.pipeline().speak(text, language, session().prefs.choices())
+        return resources.pipeline().speak(text, language, session().choices())
     except SeeSayError:
         return None
     except Exception:  # a voice bug must not hide the text it was reading out

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .state import Prefs, session
+from .state import LANGUAGES, LENGTHS, VOICES, Prefs, session
+from .words import words
 
-__all__ = ["take_changes", "key", "rate_label", "private_for_everyone", "privacy_note"]
+__all__ = ["take_changes", "key", "rate_label", "language_label", "voice_label", "length_label", "private_for_everyone", "privacy_note"]
 
 
 def key(name: str) -> str:
@@ -27,7 +28,21 @@ def take_changes() -> None:
 
 
 def rate_label(rate: float) -> str:
-    return f"{rate:g}x" + (" (normal)" if rate == 1 else "")
+    _ = words()
+    return _("{rate}x (normal)", rate=rate) if rate == 1 else _("{rate}x", rate=rate)
+
+
+def voice_label(voice: str) -> str:
+    return words()(VOICES[voice])
+
+
+def length_label(length: str) -> str:
+    return words()(LENGTHS[length])
+
+
+def language_label(code: str) -> str:
+    """A language by its own name; Automatic in the page's language."""
+    return words()(LANGUAGES[code]) if not code else LANGUAGES[code]
 
 
 def private_for_everyone(conf) -> bool:
@@ -37,10 +52,13 @@ def private_for_everyone(conf) -> bool:
 
 def privacy_note(conf) -> str:
     """What private mode keeps on this server, with these settings (``conf`` None: they are wrong)."""
-    forced = private_for_everyone(conf)
-    return (
-        "In private mode answers are read by the offline voice, and the Google voice is never used" +
-        (": nothing you do leaves this SeeSay server." if conf is None or conf.vlm_engine != "openai" else
-         ". Your photos and questions still go to the answering server whoever runs SeeSay chose.") +
-        (" Whoever runs SeeSay has switched private mode on for everyone." if forced else "")
-    )
+    forced, _ = private_for_everyone(conf), words()
+    if conf is None or conf.vlm_engine != "openai":
+        note = _("In private mode answers are read by the offline voice, and the Google voice is never used: "
+                 "nothing you do leaves this SeeSay server.")
+    else:
+        note = _("In private mode answers are read by the offline voice, and the Google voice is never used. "
+                 "Your photos and questions still go to the answering server whoever runs SeeSay chose.")
+    if forced:
+        note += " " + _("Whoever runs SeeSay has switched private mode on for everyone.")
+    return note

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 import streamlit as st
 
+from core.i18n import LANGUAGES as SPOKEN, N_, choose
 from core.pipeline import Choices, Turn
 
 if TYPE_CHECKING:
@@ -32,15 +33,17 @@ _KEY = "seesay"
 
 #: speech rates offered (playbackRate of the player)
 RATES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
-#: voice choice (core.engines.VOICES) -> label
-VOICES = {"automatic": "Automatic", "gtts": "Google voice (online)", "offline": "Offline voice"}
-#: answer length (core.engines.LENGTHS) -> label
-LENGTHS = {"short": "Short", "normal": "Normal", "detailed": "Detailed"}
-#: fixed answer languages offered, ISO 639-1 -> English name ("" = follow the question)
-LANGUAGES = {"": "Same as the question", "en": "English", "es": "Spanish", "fr": "French",
-             "de": "German", "it": "Italian", "pt": "Portuguese", "nl": "Dutch", "pl": "Polish",
-             "ru": "Russian", "uk": "Ukrainian", "tr": "Turkish", "ar": "Arabic", "he": "Hebrew",
-             "hi": "Hindi", "zh": "Chinese", "ja": "Japanese", "ko": "Korean"}
+#: voice choice (core.engines.VOICES) -> label (translated where shown)
+VOICES = {"automatic": N_("Automatic"), "gtts": N_("Google voice (online)"), "offline": N_("Offline voice")}
+#: answer length (core.engines.LENGTHS) -> label (translated where shown)
+LENGTHS = {"short": N_("Short"), "normal": N_("Normal"), "detailed": N_("Detailed")}
+#: the one Language setting (Choices.language), ISO 639-1 -> the language's own name (a person looks for
+#: their language by its own name). "" = automatic: the last question's language, else the browser's.
+#: SeeSay speaks its own words in core.i18n.LANGUAGES; the others are for answers only (its own words
+#: then follow the question, else the browser).
+LANGUAGES = {"": N_("Automatic"), **SPOKEN,
+             "pl": "Polski", "ru": "Русский", "uk": "Українська", "tr": "Türkçe", "ar": "العربية",
+             "he": "עברית", "hi": "हिन्दी", "zh": "中文", "ja": "日本語", "ko": "한국어"}
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class Prefs:
     voice: str = "automatic"  # key of VOICES
     private: bool = False  # nothing leaves the machine: offline voice only
     length: str = "normal"  # key of LENGTHS
-    language: str = ""  # answer language code; "" = the question's language
+    language: str = ""  # the Language setting (answers and SeeSay's words); "" = automatic
     large_text: bool = False
     high_contrast: bool = False
     cue_seconds: float = 3.0  # the live camera says the same guidance again at most this often
@@ -147,11 +150,19 @@ class Session:
     later: list = field(default_factory=list)  # announcements waiting for the next run
     flash: str = ""  # a confirmation shown (once) at the top of the next run
     confirm_delete_all: bool = False
+    browser_language: str = ""  # the browser's language (ui.words, read on every page run); "" = unknown
+    last_language: str = ""  # the language of the person's last question (spoken or typed); "" = none yet
     # Page runs and the worker thread (ui.jobs) both change the photo, the questions and the history.
     lock: Any = field(default_factory=threading.RLock, repr=False, compare=False)
     # The worker says something came (a piece of an answer, its end) to the page's run following it.
     changed: Any = field(default_factory=threading.Condition, repr=False, compare=False)
     version: int = 0  # counts what came
+
+    def choices(self) -> Choices:
+        """What core needs of this session: the preferences, and the language of SeeSay's words until a
+        question says otherwise (the last question's language, else the browser's)."""
+        return dataclasses.replace(self.prefs.choices(),
+                                   ui_language=choose(self.last_language, self.browser_language))
 
     # --- photo and conversation -------------------------------------------------------------
     def set_photo(self, photo: Any, quality: Any = None) -> PhotoRecord:
@@ -219,6 +230,8 @@ class Session:
             confidence=answer.confidence, hedged=answer.hedged,
         )
         self.entries.append(entry)
+        if kind in (Kind.VOICE, Kind.TYPED) and entry.question_language:  # the person's own words
+            self.last_language = entry.question_language
         record = self.photos.get(photo_key)
         if record is not None and not record.description and entry.kind.is_description:
             record.description = answer.text
@@ -287,8 +300,13 @@ class Session:
     def alt_text(self, key: str) -> str:
         record = self.photos.get(key)
         if record is not None and record.description:
-            return "Photo: " + record.description
-        return "Your photo. It has not been described yet."
+            return self._words()("Photo: {description}", description=record.description)
+        return self._words()("Your photo. It has not been described yet.")
+
+    def _words(self):
+        from .words import words
+
+        return words(self)
 
     # --- widgets --------------------------------------------------------------------------------
     def is_new(self, widget: str, data: bytes) -> bool:

@@ -280,6 +280,7 @@ class LiveCamera {
   update(data, setTriggerValue) {
     this.send = setTriggerValue;
     this.words = data.words;
+    this.name(data.labels || {});
     this.limits = data.limits;
     this.prefs = data.prefs;
     // An answer to any frame sent since the camera opened counts, if it is newer than the one kept (a
@@ -288,6 +289,17 @@ class LiveCamera {
     if (at !== undefined && (!this.check || at > this.check.at)) {
       this.check = {at: at, advice: check.advice || [], unavailable: !!check.unavailable};
       if (this.pending && check.frame >= this.pending.id) { this.pending = null; }
+    }
+  }
+
+  // The controls' names in the page's language (the HTML is registered once, in English).
+  name(labels) {
+    if (labels.toggle && this.toggle.textContent !== labels.toggle) { this.toggle.textContent = labels.toggle; }
+    if (labels.take && this.takeButton.textContent !== labels.take) { this.takeButton.textContent = labels.take; }
+    const option = this.root && this.root.querySelector(".seesay-live-option");
+    const text = option && option.lastChild;
+    if (labels.text && text && text.nodeType === Node.TEXT_NODE && text.textContent.trim() !== labels.text) {
+      text.textContent = " " + labels.text;
     }
   }
 

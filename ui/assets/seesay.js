@@ -18,12 +18,25 @@
  */
 (function () {
   "use strict";
-  var VERSION = 4;
+  var VERSION = 5;
   if (window.SeeSay && window.SeeSay.version === VERSION) {
     return;
   }
   // A tenth of a second of silence: played on a tap so iPhone Safari lets this element speak later.
   var SILENCE = "__SEESAY_SILENCE__";  // a data: URL, filled in by ui/browser.py
+  // The words this script says or names things with: English until Python sends the page's language's
+  // (config.words, from ui/browser.py's browser_words; the catalogue has them all).
+  var WORDS = {
+    bar: "Answer voice", stop: "Stop speaking", replay: "Play answer again", audio: "SeeSay answer voice",
+    stopped: "Stopped.",
+    blocked: "Your browser did not let SeeSay speak by itself. " +
+             "Press Play answer again, at the top of the page, to hear it.",
+    no_sound: "This answer has no sound yet. Use Speak this answer, below it.",
+    nothing: "There is no answer to play yet.",
+    take_photo: "Take photo", clear_photo: "Clear photo", upload: "Upload a photo",
+    choose_file: "Choose a photo file", record: "Record your question", stop_recording: "Stop recording",
+    play_recording: "Play your recording", pause_recording: "Pause your recording"
+  };
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -124,11 +137,10 @@
   // --- the player bar ---------------------------------------------------------------------------
   var bar = document.getElementById("seesay-player");
   if (!bar) {
-    bar = el("div", {id: "seesay-player", role: "region", "aria-label": "Answer voice"});
-    var stopButton = el("button", {id: "seesay-stop", type: "button"}, "Stop speaking");
-    var replayButton = el("button", {id: "seesay-replay", type: "button"}, "Play answer again");
-    var audioElement = el("audio", {id: "seesay-audio", preload: "auto",
-                                    "aria-label": "SeeSay answer voice"});
+    bar = el("div", {id: "seesay-player", role: "region", "aria-label": WORDS.bar});
+    var stopButton = el("button", {id: "seesay-stop", type: "button"}, WORDS.stop);
+    var replayButton = el("button", {id: "seesay-replay", type: "button"}, WORDS.replay);
+    var audioElement = el("audio", {id: "seesay-audio", preload: "auto", "aria-label": WORDS.audio});
     bar.appendChild(stopButton);
     bar.appendChild(replayButton);
     bar.appendChild(audioElement);
@@ -182,8 +194,7 @@
           player.playing = null;
           if (player.blockedFor !== next.answer) {
             player.blockedFor = next.answer;
-            announce("Your browser did not let SeeSay speak by itself. " +
-                     "Press Play answer again, at the top of the page, to hear it.");
+            announce(WORDS.blocked);
           }
         } else if (error && error.name !== "AbortError") {
           playNext();
@@ -236,8 +247,7 @@
   function replay() {
     var clips = player.last.clips.filter(function (src) { return !!src; });
     if (!clips.length) {
-      announce(player.last.id ? "This answer has no sound yet. Use Speak this answer, below it."
-                              : "There is no answer to play yet.");
+      announce(player.last.id ? WORDS.no_sound : WORDS.nothing);
       return;
     }
     stop();
@@ -257,7 +267,7 @@
   document.getElementById("seesay-stop").addEventListener("click", function () {
     quieten();
     stop();
-    announce("Stopped.");
+    announce(WORDS.stopped);
   });
   document.getElementById("seesay-replay").addEventListener("click", replay);
 
@@ -275,31 +285,37 @@
   document.addEventListener("keydown", unlock, true);
 
   // --- names for Streamlit's unlabelled buttons --------------------------------------------------
+  // The names are WORDS' keys (the page's language, from Python); Streamlit's own texts are English.
+  // A name SeeSay gave is recognised again (byLabel) when the language changes.
   var LABELS = [
     // st.camera_input: its label is hidden from screen readers; the button says "Take Photo".
-    {selector: "[data-testid='stCameraInputButton']", byText: {"take photo": "Take photo",
-                                                              "clear photo": "Clear photo"}},
+    {selector: "[data-testid='stCameraInputButton']", byText: {"take photo": "take_photo",
+                                                              "clear photo": "clear_photo"}},
     // st.file_uploader: an "Upload" button and a hidden file input named "file upload" say
     // nothing about photos (names keep the visible word, WCAG 2.5.3).
-    {selector: "[data-testid='stFileUploaderDropzone'] button", always: "Upload a photo"},
-    {selector: "[data-testid='stFileUploaderDropzoneInput']", always: "Choose a photo file"},
+    {selector: "[data-testid='stFileUploaderDropzone'] button", always: "upload"},
+    {selector: "[data-testid='stFileUploaderDropzoneInput']", always: "choose_file"},
     // st.audio_input: a bare "Record" icon button.
     {selector: "[data-testid='stAudioInputActionButton']", byLabel: {
-      "Record": "Record your question", "Stop recording": "Stop recording",
-      "Play": "Play your recording", "Pause": "Pause your recording"}}
+      "Record": "record", "Stop recording": "stop_recording",
+      "Play": "play_recording", "Pause": "pause_recording"}}
   ];
+  var given = {};  // aria-label SeeSay set -> the WORDS key it came from
 
   function fixLabels() {
     LABELS.forEach(function (rule) {
       document.querySelectorAll(rule.selector).forEach(function (node) {
-        var wanted = null;
+        var key = null;
         if (rule.always) {
-          wanted = rule.always;
+          key = rule.always;
         } else if (rule.byText) {
-          wanted = rule.byText[(node.textContent || "").trim().toLowerCase()] || null;
+          key = rule.byText[(node.textContent || "").trim().toLowerCase()] || null;
         } else {
-          wanted = rule.byLabel[node.getAttribute("aria-label")] || null;
+          var current = node.getAttribute("aria-label");
+          key = rule.byLabel[current] || given[current] || null;
         }
+        var wanted = key ? WORDS[key] : null;
+        if (wanted) { given[wanted] = key; }
         if (wanted && node.getAttribute("aria-label") !== wanted) {
           node.setAttribute("aria-label", wanted);
         }
@@ -341,12 +357,24 @@
   fixLabels();
   quietAlerts();
 
+  // New words (the language changed): the player bar and the names already given follow.
+  function setWords(words) {
+    Object.keys(words).forEach(function (key) { if (words[key]) { WORDS[key] = words[key]; } });
+    bar.setAttribute("aria-label", WORDS.bar);
+    document.getElementById("seesay-stop").textContent = WORDS.stop;
+    document.getElementById("seesay-replay").textContent = WORDS.replay;
+    audio.setAttribute("aria-label", WORDS.audio);
+    fixLabels();
+  }
+
   // --- commands from Python ---------------------------------------------------------------------
   var done = {};
 
   function run(payload) {
     if (payload.config) {
       if (typeof payload.config.rate === "number") { player.rate = payload.config.rate; applyRate(); }
+      if (payload.config.words) { setWords(payload.config.words); }
+      if (payload.config.lang) { document.documentElement.lang = payload.config.lang; }
     }
     (payload.commands || []).forEach(function (cmd) {
       if (done[cmd.id]) { return; }
