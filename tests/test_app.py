@@ -463,7 +463,7 @@ def test_settings_take_effect(app_env, monkeypatch, asked, engine_loads):
     from core.pipeline import spoken_text
 
     assert session(at).entries[-1].speech == entry.speech
-    assert made == [spoken_text(entry.answer, entry.remarks, entry.hedged)]  # the answer as it would be said
+    assert made == [spoken_text(entry.answer, entry.remarks, entry.hedged, language="es")]  # as it would be said
 
 
 @pytest.mark.models

@@ -25,7 +25,7 @@ from core.pipeline import DESCRIBE, QUICK, AnswerAudio, Done, Loading, Queued, T
 from . import browser, jobs, resources
 from .render import answer_html, entry_heading, problem, question_html, say_error, show_entry, speak_message
 from .state import Kind, Pending, Session, session
-from .words import words
+from .words import language, words
 
 __all__ = ["take_photo", "show_guidance", "ask", "ask_typed", "ask_recorded", "new_photo", "go_on",
            "show_conversation", "follow", "LOADING", "WAITING_FOR_PHOTO", "WAITING_FOR_ANSWER"]
@@ -83,7 +83,7 @@ def show_guidance(*, describe: bool) -> None:
     if not s.flawed:
         return
     _ = words(s)
-    st.warning(s.quality.guidance)
+    st.warning(s.quality.said_in(language(s)).guidance)  # in today's language, if it changed since
     if describe:
         st.markdown(_("**Describe anyway** describes this photo as it is."))
         st.button(_("Describe anyway"), key="describe-anyway", on_click=ask, args=(DESCRIBE, Kind.DESCRIBE))

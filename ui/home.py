@@ -33,12 +33,12 @@ def show_models(conf) -> None:
     def show_download(progress: download.Progress) -> None:
         page.announce_once("models-downloading", _("SeeSay is downloading its models for the first time. "
                                                    "This can take several minutes."))
-        fetching.progress(progress.fraction, text=progress.describe())
+        fetching.progress(progress.fraction, text=progress.describe(language()))
 
     try:
         fetched = download.fetch(conf, show_download)
         if fetched.downloaded:
-            fetching.success(fetched.describe())
+            fetching.success(fetched.describe(language()))
     except SeeSayError as error:  # the bar stays where the download stopped
         st.error(error.spoken_in(language()))
     steps = [

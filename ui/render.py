@@ -86,7 +86,7 @@ def show_confidence(entry: Entry, target=None) -> None:
     from core.pipeline import in_words
 
     if "vlm" in entry.engines:
-        (target or st).caption(words()(in_words(entry.confidence)))
+        (target or st).caption(in_words(entry.confidence, words_language()))
 
 
 def show_question(text: str, language: str, target=None) -> None:
@@ -157,7 +157,8 @@ def speak_entry(entry: Entry) -> str:
     if not entry.speech:
         from core.pipeline import spoken_text
 
-        spoken = _speech(spoken_text(entry.answer, entry.remarks, entry.hedged), entry.language)
+        said_in = words_language(heard=entry.language)  # the hedge in the language of SeeSay's words
+        spoken = _speech(spoken_text(entry.answer, entry.remarks, entry.hedged, language=said_in), entry.language)
         if spoken is None:
             problem = words()("No voice could speak this answer just now. The text above is the whole answer. "
                               "Press Speak this answer to try again.")

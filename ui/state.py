@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 import streamlit as st
 
-from core.i18n import LANGUAGES as SPOKEN, N_, choose
+from core.i18n import LANGUAGES as SPOKEN, N_, choose, words_language
 from core.pipeline import Choices, Turn
 
 if TYPE_CHECKING:
@@ -270,7 +270,7 @@ class Session:
 
     def keep_recording_view(self, heard: "Heard") -> None:
         """Keep a picture of the last recording and its text description, for the page."""
-        self.recording_view = (heard.spectrogram_png(), heard.speech_check.describe())
+        self.recording_view = (heard.spectrogram_png(), heard.speech_check.describe(words_language(self.choices())))
 
     # --- history ------------------------------------------------------------------------------
     def delete_entry(self, entry_id: int) -> bool:

@@ -12,7 +12,7 @@ from typing import Optional
 
 import streamlit as st
 
-from core.i18n import Translator, choose, supported, translator
+from core.i18n import Translator, supported, translator, words_language
 
 from .state import Session, session
 
@@ -43,8 +43,7 @@ def language(s: Optional[Session] = None, heard: str = "") -> str:
     """The language of SeeSay's words for this session; ``heard``: about a question heard in that
     language. The same rule as core's for one question: the setting, the question's language, the
     last question's else the browser's (``Choices.ui_language``), English."""
-    choices = (s or session()).choices()
-    return choose(choices.language, heard, choices.ui_language)
+    return words_language((s or session()).choices(), heard)
 
 
 def words(s: Optional[Session] = None, heard: str = "") -> Translator:
