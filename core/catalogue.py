@@ -71,6 +71,10 @@ def unreadable_marks() -> list[str]:
                 continue
             name = node.func.id if isinstance(node.func, ast.Name) else \
                 node.func.attr if isinstance(node.func, ast.Attribute) else ""
+            if (isinstance(node.func, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)):  # words()("...") is never extracted: use _ = words()
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno} a text given to a translator not named _")
+                continue
             if name not in KEYWORDS or not node.args:
                 continue
             texts = node.args[:2] if name == "ngettext" else node.args[:1]

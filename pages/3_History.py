@@ -11,7 +11,8 @@ from ui.state import session
 from ui.words import words
 
 page.setup(N_("History"))  # works without settings and without any model
-st.title(words()("History"), anchor=False)
+_ = words()
+st.title(_("History"), anchor=False)
 widgets.flash(session())
 with guard():
     history.show()

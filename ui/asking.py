@@ -35,6 +35,9 @@ LOADING = N_("Loading the models first. This can take a few minutes.")
 WAITING_FOR_PHOTO = N_("Your question is kept: SeeSay answers it as soon as your photo has arrived. "
                        "If you have not chosen a photo yet, take or choose one now.")
 WAITING_FOR_ANSWER = N_("Your question is kept: SeeSay answers it as soon as the answer before it is ready.")
+WAITING_FOR_CHOICE = N_("Your question waits for your choice: take the photo again, or answer it as it is.")
+STILL_WRITING = N_("SeeSay is still writing an answer. It appears in the history as soon as it is ready, and is "
+                   "spoken then if speech is on.")
 OTHERS_FIRST = N_("Other people's questions are being answered first. Please wait.")
 #: the longest a page's run following an answer waits without a message to the browser: a click
 #: stops a run only when it sends one
@@ -135,7 +138,8 @@ def ask_recorded(key: str) -> None:
 def new_photo() -> None:
     """"New photo": forget the photo and this conversation (the history keeps them)."""
     session().clear_photo()
-    browser.announce_later(words()("The photo and the conversation are cleared. Take or choose a new photo."))
+    _ = words()
+    browser.announce_later(_("The photo and the conversation are cleared. Take or choose a new photo."))
 
 
 def go_on() -> None:
@@ -233,8 +237,7 @@ def _draw(looks: list, waiting: list, conversation: bool, asked: int, empty: str
     ``empty``, without any); elsewhere, that an answer is being written."""
     if not conversation:
         if any(job.kind is not None and not done for job, _events, done in looks):
-            st.info(words()("SeeSay is still writing an answer. It appears in the history as soon as it is "
-                            "ready, and is spoken then if speech is on."))
+            st.info(words()(STILL_WRITING))
         return
     shown = [(job, events) for job, events, _done in looks if job.conversation == current or job.kind is None]
     if empty and not waiting and not any(job.kind is not None for job, _events in shown):
@@ -328,6 +331,6 @@ def _show_waiting(question: Pending, asked: int, photo, flawed: bool) -> None:
     if question.photo is None:
         st.info(words()(WAITING_FOR_PHOTO))
     elif question.photo is photo and flawed:
-        st.info(words()("Your question waits for your choice: take the photo again, or answer it as it is."))
+        st.info(words()(WAITING_FOR_CHOICE))
     else:
         st.info(words()(WAITING_FOR_ANSWER))

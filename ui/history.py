@@ -18,7 +18,8 @@ __all__ = ["show"]
 def _delete_one(entry_id: int) -> None:
     s = session()
     if s.delete_entry(entry_id):
-        s.flash = words(s)("Deleted that question and answer.")
+        _ = words(s)
+        s.flash = _("Deleted that question and answer.")
         browser.announce_later(s.flash)
 
 

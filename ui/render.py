@@ -73,7 +73,8 @@ def _remark_html(text: str) -> str:
 
 
 def question_html(text: str, language: str) -> str:
-    return (f'<p class="seesay-question">{plain(words()("You asked:"))} '
+    _ = words()
+    return (f'<p class="seesay-question">{plain(_("You asked:"))} '
             f'<span{lang_attrs(language)}>{plain(text)}</span></p>')
 
 
@@ -160,8 +161,9 @@ def speak_entry(entry: Entry) -> str:
         said_in = words_language(heard=entry.language)  # the hedge in the language of SeeSay's words
         spoken = _speech(spoken_text(entry.answer, entry.remarks, entry.hedged, language=said_in), entry.language)
         if spoken is None:
-            problem = words()("No voice could speak this answer just now. The text above is the whole answer. "
-                              "Press Speak this answer to try again.")
+            _ = words()
+            problem = _("No voice could speak this answer just now. The text above is the whole answer. "
+                        "Press Speak this answer to try again.")
             browser.announce(problem)
             return problem
         entry.speech, entry.speech_mime, entry.speech_on_request = spoken.audio, spoken.mime, True

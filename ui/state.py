@@ -299,9 +299,10 @@ class Session:
 
     def alt_text(self, key: str) -> str:
         record = self.photos.get(key)
+        _ = self._words()
         if record is not None and record.description:
-            return self._words()("Photo: {description}", description=record.description)
-        return self._words()("Your photo. It has not been described yet.")
+            return _("Photo: {description}", description=record.description)
+        return _("Your photo. It has not been described yet.")
 
     def _words(self):
         from .words import words
