@@ -103,6 +103,9 @@ def test_no_text_at_all_says_so_and_how_to_take_a_better_photo(pipeline):
     assert said[-2:] == shown and shown[-1] == REMINDER
 
 
-def test_a_question_in_spanish_gets_the_check(pipeline):
-    _, shown, _ = ask(pipeline, medicine(), "¿Cuál es la dosis?", "La dosis es 400 mg.")
-    assert shown == ["Careful: the label says 200 milligrams, not 400 milligrams.", REMINDER]
+def test_a_question_in_spanish_gets_the_check_in_spanish(pipeline):
+    from core.i18n import translator
+
+    _, shown, said = ask(pipeline, medicine(), "¿Cuál es la dosis?", "La dosis es 400 mg.")
+    assert shown == ["Cuidado: la etiqueta dice 200 miligramos, no 400 miligramos.", translator("es")(REMINDER)]
+    assert translator("es")(REMINDER) != REMINDER and said[-2:] == shown
