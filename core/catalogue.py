@@ -63,14 +63,20 @@ def _built(node: ast.AST) -> bool:
 
 
 def unreadable_marks() -> list[str]:
-    """Calls of ``_``/``N_``/``ngettext`` given a text built at run time (never extracted, never translated)."""
+    """Calls of ``_``/``N_``/``ngettext`` given a text built at run time, or written inside an f-string,
+    and texts given to a translator not named ``_``: never extracted, never translated."""
     bad = []
     for path in _files():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        in_fstrings = {id(n) for f in ast.walk(tree) if isinstance(f, ast.JoinedStr) for n in ast.walk(f)}
+        for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
             name = node.func.id if isinstance(node.func, ast.Name) else \
                 node.func.attr if isinstance(node.func, ast.Attribute) else ""
+            if name in KEYWORDS and id(node) in in_fstrings:  # Babel's extractor does not look inside f-strings
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}(...) inside an f-string is never extracted")
+                continue
             if (isinstance(node.func, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
                     and isinstance(node.args[0].value, str)):  # words()("...") is never extracted: use _ = words()
                 bad.append(f"{path.relative_to(ROOT)}:{node.lineno} a text given to a translator not named _")

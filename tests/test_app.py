@@ -803,7 +803,8 @@ def test_each_recording_is_decoded_once_and_each_question_language_detected_once
     at.run()  # the page drawn again, then the history with its downloads
     at.switch_page(HISTORY).run()
     assert_no_crash(at)
-    assert any('lang="es"' in h.value for h in at.get("html") if "You asked:" in h.value)
+    # the page speaks the last question's language
+    assert any('lang="es"' in h.value for h in at.get("html") if "Preguntaste:" in h.value)
     assert (calls["decode"], calls["check"], calls["detect"]) == (1, 1, 1)
 
 

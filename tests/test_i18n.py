@@ -120,8 +120,10 @@ def test_the_check_finds_a_message_without_a_translation_and_a_lost_placeholder(
 def test_a_message_built_at_run_time_is_caught(tmp_path, monkeypatch):
     page = tmp_path / "page.py"
     page.write_text('name = "x"\n_(f"Hello {name}")\nN_("Fine.")\n_.ngettext("a", "b" + name, 2)\n'
-                    '_(LABEL)\n_("{n} left".format(n=2))\nN_(name)\nwords()("Never extracted.")\n')
+                    '_(LABEL)\n_("{n} left".format(n=2))\nN_(name)\nwords()("Never extracted.")\n'
+                    'f"<p>{_(\'Inside.\')}</p>"\n')
     monkeypatch.setattr(catalogue, "_files", lambda: [page])
     monkeypatch.setattr(catalogue, "ROOT", tmp_path)
     bad = catalogue.unreadable_marks()
-    assert [line.split()[0] for line in bad] == ["page.py:2", "page.py:4", "page.py:6", "page.py:7", "page.py:8"]
+    assert [line.split()[0] for line in bad] == ["page.py:2", "page.py:4", "page.py:6", "page.py:7", "page.py:8",
+                                                   "page.py:9"]

@@ -20,7 +20,7 @@ from typing import Union
 import streamlit as st
 
 from core.i18n import N_
-from core.pipeline import DESCRIBE, QUICK, AnswerAudio, Done, Loading, Queued, Transcribed, in_words
+from core.pipeline import DESCRIBE, QUICK, AnswerAudio, Asked, Done, Loading, Queued, Transcribed, in_words
 
 from . import browser, jobs, resources
 from .render import answer_html, entry_heading, problem, question_html, say_error, show_entry, speak_message
@@ -274,6 +274,9 @@ def _say_event(job: jobs.Job, event) -> None:
     if isinstance(event, Queued):
         _once(job, "queued", _(OTHERS_FIRST))  # once, not a countdown
         return
+    if isinstance(event, Asked) and not job.spoken:
+        # a typed question's language is known now: "Thinking…" is said in it
+        _ = words(heard=event.language) if job.kind is Kind.TYPED else _
     if job.kind is not None:
         _once(job, "opening", _("Recording received. Listening…") if job.spoken else _("Thinking…"))
     if isinstance(event, Transcribed):

@@ -37,10 +37,12 @@ def to_html(s: Session, title: str = "") -> str:
            f'<title>{html.escape(title)}</title>', f'<style>{_CSS}</style>', '</head>', '<body>',
            '<main>', f'<h1>{html.escape(title)}</h1>']
     if not s.entries:
-        out.append(f'<p>{plain(_("No questions and answers."))}</p>')
+        nothing = _("No questions and answers.")
+        out.append(f'<p>{plain(nothing)}</p>')
     for number, (_conversation, group) in enumerate(groupby(s.entries, key=lambda e: e.conversation), start=1):
         group = list(group)
-        out.append(f'<section><h2>{plain(_("Photo {number}", number=number))}</h2>')
+        heading = _("Photo {number}", number=number)
+        out.append(f'<section><h2>{plain(heading)}</h2>')
         record = s.photos.get(group[0].photo_key)
         if record is not None:
             src = "data:image/jpeg;base64," + base64.b64encode(record.jpeg).decode("ascii")
@@ -48,7 +50,8 @@ def to_html(s: Session, title: str = "") -> str:
         for entry in group:
             asked = _("Asked at {time}", time=entry.asked_at.replace("T", " "))
             out.append(f'<h3>{plain(asked)}</h3>')
-            out.append(f'<p class="question">{plain(_("You asked:"))} <span{lang_attrs(entry.question_language)}>'
+            you_asked = _("You asked:")
+            out.append(f'<p class="question">{plain(you_asked)} <span{lang_attrs(entry.question_language)}>'
                        f'{plain(entry.question)}</span></p>')
             out.append(f'<p class="answer"{lang_attrs(entry.language)}>{plain(entry.answer)}</p>')
         out.append('</section>')

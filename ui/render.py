@@ -74,7 +74,8 @@ def _remark_html(text: str) -> str:
 
 def question_html(text: str, language: str) -> str:
     _ = words()
-    return (f'<p class="seesay-question">{plain(_("You asked:"))} '
+    you_asked = _("You asked:")
+    return (f'<p class="seesay-question">{plain(you_asked)} '
             f'<span{lang_attrs(language)}>{plain(text)}</span></p>')
 
 

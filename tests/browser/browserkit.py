@@ -548,14 +548,15 @@ def ask_typed(page, question: str, timeout: float = 120_000) -> int:
     """
     after = len(live_region_log(page))
     answers = page.locator(".seesay-answer").count()
-    box = page.get_by_role("textbox", name="Or type your question")
+    # Found by its key, not its name: after a question in Spanish the page speaks Spanish.
+    box = page.locator(".st-key-ask-text input")
     box.fill(question)
     box.press("Enter")
     # Done: the answer is in the conversation and the page has given an empty box for the next
     # question (it does so after the answer, in a second run of the page).
     wait_until(page, """(answers) => document.querySelectorAll('.seesay-answer').length > answers
                          && !!document.getElementById('seesay-last-answer')
-                         && document.querySelector('input[aria-label="Or type your question"]')?.value === ''""",
+                         && document.querySelector('.st-key-ask-text input')?.value === ''""",
                f"the typed question {question!r} got no answer", timeout, arg=answers)
     settle(page, timeout)
     return after

@@ -228,13 +228,14 @@ def test_asking_is_announced_and_the_answer_carries_its_language(new_tab, warm_a
     upload_photo(page, media.car_png)
     # The live region's recorder was in place before the page loaded (RECORD_EVENTS).
     before = ask_typed(page, SPANISH_QUESTION)
-    wait_for_announcement(page, "Answer ready.", before)
+    wait_for_announcement(page, "Respuesta lista.", before)
     page.wait_for_timeout(3_000)  # anything said after it would be in the log by now
     # Progress is said once a step, then how sure SeeSay is, and nothing else: no streamed words,
     # no ticking timer.
+    # ... in the language of the question.
     said = live_region_log(page)[before:]
-    assert said[:2] == ["Thinking…", "Answer ready."] and len(said) == 3, said
-    assert said[2].startswith("SeeSay") and "sure" in said[2]
+    assert said[:2] == ["Pensando…", "Respuesta lista."] and len(said) == 3, said
+    assert said[2].startswith("SeeSay") and "segur" in said[2]
     answer = page.locator(LAST_ANSWER)
     assert answer.inner_text().strip()
     assert answer.get_attribute("lang") == "es"
@@ -260,6 +261,10 @@ def answered(new_context, warm_app, media):
         go_to(page, ASK)
         ask_typed(page, "What is on the door?")
         ask_typed(page, SPANISH_QUESTION)
+        # The page speaks the language of the last question: an English one brings English back
+        # (the checks below find controls by their English names).
+        ask_typed(page, "And what is next to it?")
+        page.get_by_role("textbox", name="Or type your question").wait_for()
         yield page
     finally:
         context.close()

@@ -27,7 +27,7 @@ def test_a_spanish_browser_gets_spanish_seesay(new_tab, warm_app, tmp_path):
     wait_until(page, "() => document.documentElement.lang === 'es'", "<html lang> in Spanish")
     page.wait_for_timeout(300)  # seesay.js names Streamlit's buttons on the next animation frame
     # the controls' spoken names, SeeSay's own and those it gives Streamlit's buttons
-    for name in ("Dejar de hablar", "Repetir la respuesta", "Subir una foto", "Cámara en vivo"):
+    for name in ("Dejar de hablar", "Repetir la respuesta", "Subir una foto", "Cámara en directo"):
         assert page.get_by_role("button", name=name, exact=True).count() >= 1, name
     page.get_by_role("heading", name="Haz o elige una foto").wait_for()
     assert not unnamed_controls(page)
