@@ -135,7 +135,9 @@ def hedge(sentence: str, language: str = "en") -> str:
     :func:`core.i18n.words_language`): "I am not sure, but there is a red car." """
     first = sentence[:1]
     rest = sentence[1:]
-    if first and first.isupper() and rest[:1].islower() and not sentence.startswith(("I ", "I'")):
+    # German writes every noun with a capital ("Äpfel"): its first letter is kept as it is
+    if (first and first.isupper() and rest[:1].islower() and not sentence.startswith(("I ", "I'"))
+            and language != "de"):
         first = first.lower()
     return translator(language)(HEDGE, answer=f"{first}{rest}")
 

@@ -77,6 +77,10 @@ def test_photo_guidance_in_spanish():
 def test_the_hedge_and_the_confidence_in_spanish():
     assert hedge("Hay un coche rojo.", "es") == "No estoy seguro, pero hay un coche rojo."
     assert hedge("There is a red car.") == "I am not sure, but there is a red car."
+    # German nouns keep their capital after the hedge; other first words lose theirs
+    german = hedge("Äpfel liegen auf dem Tisch.", "de")
+    assert german.endswith(" Äpfel liegen auf dem Tisch.") and not german.startswith("I am")
+    assert hedge("Es gibt ein rotes Auto.", "fr").endswith("es gibt ein rotes Auto.")
     assert in_words(0.9, "es") != in_words(0.9) and "SeeSay" in in_words(0.9, "es")
 
 
