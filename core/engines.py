@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import ModelUnavailableError, SeeSayError
-from .i18n import N_, Phrase
+from .i18n import N_, Phrase, words_language
 from .events import Loading
 from .turns import TurnLock
 
@@ -210,15 +210,15 @@ class Models:
 
     def voice_for(self, choices: Choices) -> tuple[TextToSpeech | None, str]:
         """This visitor's voice, with the offline voice standing in when it cannot be loaded or cannot
-        speak; or None and what to tell the person when no voice can be had."""
+        speak; or None and what to tell the person (in their language) when no voice can be had."""
         from .tts import FallbackVoice
 
         name = voice_name(self.settings, choices)
         problem = ""
         try:
             voice = self.voice(name, is_private(self.settings, choices))
-        except SeeSayError as error:
-            voice, problem = None, error.spoken
+        except SeeSayError as error:  # said in the person's language, as the speaker says its errors
+            voice, problem = None, error.spoken_in(words_language(choices))
         if name in _OFFLINE_VOICES:
             return voice, problem
         try:

@@ -13,6 +13,7 @@ import pytest
 from core.config import Settings
 from core.engines import Choices, Loaders, Models
 from core.errors import ModelUnavailableError, SpeechSynthesisError
+from core.i18n import N_
 from core.pipeline import Asked, Done, Loading, PhotoTaken, Pipeline, QualityMeasured, Queued, TextRead
 from tests.fakes import FakeSTT, FakeTTS, FakeVLM
 
@@ -172,6 +173,11 @@ def test_with_no_voice_at_all_the_reason_is_kept(loaders):
         loaders.broken[("voice", name, name == "offline")] = ModelUnavailableError(f"No {name} voice.", "")
     voice, problem = loaders.models(Settings()).voice_for(Choices(voice="gtts"))
     assert voice is None and problem == "No gtts voice."
+    spanish = loaders.models(Settings()).voice_for(Choices(voice="gtts", language="es"))[1]
+    assert spanish == "No gtts voice."  # no translation for this made-up text: it stays as it was
+    loaders.broken[("voice", "gtts", False)] = ModelUnavailableError(N_("No voice could speak just now."), "")
+    assert loaders.models(Settings()).voice_for(Choices(voice="gtts", language="es"))[1] != \
+        loaders.models(Settings()).voice_for(Choices(voice="gtts"))[1]  # said in the person's language
     pipeline = loaders.pipeline(Settings())
     with pytest.raises(SpeechSynthesisError):
         pipeline.speak("Hello.", "en", Choices(voice="gtts"))
