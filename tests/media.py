@@ -45,6 +45,7 @@ __all__ = [
     "spoken",
     "spoken_samples",
     "tone",
+    "tone_mp3",
     "two_halves",
     "wav",
 ]
@@ -205,6 +206,11 @@ def encode(samples: np.ndarray, rate: int, container: str, codec: str, *, codec_
         for packet in stream.encode(None):
             muxer.mux(packet)
     return bytes(out.data) if sink is not None else out.getvalue()
+
+
+def tone_mp3(seconds: float, rate: int = 24_000) -> bytes:
+    """An MP3 like Google's voice sends (mono, 24 kHz): a tone, encoded with PyAV's LAME."""
+    return encode(tone(seconds, rate, amplitude=0.3), rate, "mp3", "libmp3lame")
 
 
 def resample(samples: np.ndarray, rate: int, new_rate: int) -> np.ndarray:

@@ -39,6 +39,7 @@ from tests.faults import (  # noqa: F401  (fixtures)
     spoken_texts,
     tls_files,
 )
+from tests.media import tone_mp3
 
 TIMEOUT = 2.0  # seconds given to gTTS in these tests
 SENTENCE = "There is a red car parked next to a green bicycle."
@@ -52,22 +53,6 @@ def wav_info(speech: Speech) -> tuple[int, float]:
     """(sample rate, seconds), read by libsndfile: an independent check of our WAV files."""
     samples, rate = soundfile.read(io.BytesIO(speech.audio), dtype="float32")
     return rate, len(samples) / rate
-
-
-def tone_mp3(seconds: float, rate: int = 24_000) -> bytes:
-    """An MP3 like Google's (mono, 24 kHz), encoded with PyAV's LAME."""
-    import av
-
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp3") as container:
-        stream = container.add_stream("libmp3lame", rate=rate, layout="mono")
-        t = np.arange(int(rate * seconds)) / rate
-        frame = av.AudioFrame.from_ndarray((0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)[None],
-                                           format="s16", layout="mono")
-        frame.sample_rate = rate
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            container.mux(packet)
-    return buffer.getvalue()
 
 
 def tone_wav(seconds: float, rate: int) -> Speech:

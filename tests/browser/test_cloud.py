@@ -33,9 +33,10 @@ from browserkit import (
     wait_for_announcement,
     wait_for_playing,
 )
-from conftest import START_TIMEOUT, _free_port, _healthy, _keep_screenshots, server_env
+from conftest import START_TIMEOUT, _free_port, _healthy, _keep_screenshots, server_env, stop
 
 from tests.faults import fake_google, no_proxies, spoken_texts, tls_files  # noqa: F401
+from tests.media import tone_mp3
 
 pytestmark = pytest.mark.browser
 
@@ -185,31 +186,7 @@ def cloud_app(cloud, test_models, fake_google, tmp_path):  # noqa: F811
             time.sleep(0.5)
         yield url, fake_google, log_path
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
-def tone_mp3(seconds: float, rate: int = 24_000) -> bytes:
-    """An MP3 like Google's (mono, 24 kHz): a tone, encoded with PyAV's LAME."""
-    import io
-
-    import av
-    import numpy as np
-
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp3") as container:
-        stream = container.add_stream("libmp3lame", rate=rate, layout="mono")
-        t = np.arange(int(rate * seconds)) / rate
-        frame = av.AudioFrame.from_ndarray((0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)[None],
-                                           format="s16", layout="mono")
-        frame.sample_rate = rate
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            container.mux(packet)
-    return buffer.getvalue()
+        stop(process)
 
 
 def test_the_cloud_shaped_app_answers_a_typed_question_out_loud_through_gtts(cloud_app, any_context, media,
