@@ -127,8 +127,13 @@ class Halves:
             log.info("the model's halves stay resident: its weights are not mapped from the checkpoint")
             return None
         halves = cls(vision, words)
-        halves._hooks = [tower.register_forward_pre_hook(lambda module, args: halves.drop_language()),
-                         projector.register_forward_hook(lambda module, args, out: halves.drop_vision())]
+        def before_vision(module: Any, args: Any) -> None:  # (a hook that returned something would replace
+            halves.drop_language()                            # the module's arguments or output)
+
+        def after_vision(module: Any, args: Any, out: Any) -> None:
+            halves.drop_vision()
+
+        halves._hooks = [tower.register_forward_pre_hook(before_vision), projector.register_forward_hook(after_vision)]
         log.info("the model's halves take turns: %.2f GB of vision tower, %.2f GB of language model mapped",
                  sum(s for _, s, _ in vision) / 1e9, sum(s for _, s, _ in words) / 1e9)
         return halves
