@@ -188,6 +188,8 @@ def run_app(folder: Path, whisper: Path, *, budget: int, visitors: list[int], ph
         out["peak_loading_gb"] = round(sampler.peak() / GB, 3)
         out["after_loading_gb"] = round(_tree_rss(app.pid) / GB, 3)
         used = 0
+        print(f"budget {budget or 'none'}: loaded, {out['peak_loading_gb']:.2f} GB at the peak", file=sys.stderr,
+              flush=True)
         for count in visitors:
             sampler.peak()
             t0 = time.perf_counter()
@@ -197,6 +199,7 @@ def run_app(folder: Path, whisper: Path, *, budget: int, visitors: list[int], ph
                                   "after_gb": round(_tree_rss(app.pid) / GB, 3),
                                   "seconds": round(time.perf_counter() - t0, 1), "answers": answers,
                                   "refused": sum(a == "refused" for a in answers)})
+            print(f"budget {budget or 'none'}: {out['rounds'][-1]}", file=sys.stderr, flush=True)
     finally:
         sampler.stop()
         app.terminate()
@@ -232,10 +235,12 @@ def _visit(url: str, photo: Path | None, results: list[str], warm_only: bool = F
 
     home, ask = PAGES[0], PAGES[2]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu",
-                                                                    "--autoplay-policy=no-user-gesture-required"])
+        # a fake camera and microphone, as the browser tests have: the Ask page waits for its camera
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required",
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, permissions=["camera", "microphone"])
             context.set_default_timeout(300_000)
             context.add_init_script(RECORD_EVENTS)
             page = context.new_page()
