@@ -107,11 +107,9 @@ class TransformersLlava:
         # every photo's kept state, in this process (SEESAY_MEMORY_BUDGET_MB; without one: accounted only)
         self.budget = budget or MemoryBudget()
         self._prefix_size = 0  # bytes of the last photo's prefix: what the next one will need
-        self.halves = None
-        if options.halves and self._device.type == "cpu":
-            from .halves import Halves
+        from .halves import Halves  # on CPU, the model's halves take turns while a photo is read
 
-            self.halves = Halves.attach(model)
+        self.halves = Halves.attach(model) if options.halves and self._device.type == "cpu" else None
         # the vision tower's dtype (quantized weights are integers: skip them)
         self._pixel_dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()),
                                  torch.float32)
