@@ -222,6 +222,8 @@ class Pipeline:
         return voice.synthesize(text, language)
 
 
-def _reading_bytes(reading: object) -> int:
+def _reading_bytes(reading: Reading | SeeSayError) -> int:
     """About what a kept reading holds (its words and their boxes): a few kilobytes."""
-    return 1024 + 4 * len(str(getattr(reading, "text", "")) or "") + 256 * len(getattr(reading, "lines", ()) or ())
+    if isinstance(reading, SeeSayError):
+        return 1024
+    return 1024 + 4 * len(reading.text) + 256 * len(reading.lines)
