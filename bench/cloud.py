@@ -40,14 +40,20 @@ CHROMIUM = os.environ.get("SEESAY_TEST_CHROMIUM", "/usr/bin/chromium")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench cloud", description=__doc__.split("\n")[0])
     parser.add_argument("--visitors", default="1,3,5", help="visitors at once in each round; default 1,3,5")
-    parser.add_argument("--budgets", default="2300,0",
-                        help="SEESAY_MEMORY_BUDGET_MB of each app started (0: none); default 2300,0")
+    parser.add_argument("--budgets", default="2200,2300,0",
+                        help="SEESAY_MEMORY_BUDGET_MB of each app started (0: none); default 2200,2300,0")
     parser.add_argument("--tokens", type=int, default=40, help="answer length limit in tokens; default 40")
     parser.add_argument("--cores", default="0,1", help="the cores the app may use (taskset); default 0,1")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "bench-models")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench")
     parser.add_argument("--name", default="cloud")
+    parser.add_argument("--render", type=Path, help="redraw the table of an earlier run's .json and stop")
     args = parser.parse_args(argv)
+    if args.render:
+        text = render(json.loads(args.render.read_text(encoding="utf-8")))
+        args.render.with_suffix(".md").write_text(text, encoding="utf-8")
+        print(text)
+        return 0
     visitors = [int(v) for v in args.visitors.split(",")]
     budgets = [int(b) for b in args.budgets.split(",")]
     command = "python -m bench cloud " + " ".join(argv or sys.argv[2:])
@@ -337,15 +343,17 @@ def render(results: dict) -> str:
               "freed to make room, and photos refused, from the app's log: " + "; ".join(
                   f"budget {a['budget_mb'] or 'none'}: {a['freed_in_log']} freed, {a['refused_in_log']} refused"
                   for a in results["apps"]) + ".", ""]
-    worst = [a for a in results["apps"] if a["budget_mb"]]
-    if worst:
-        peak = max(r["peak_gb"] for a in worst for r in a["rounds"])
-        lines += [f"With a budget, the highest peak was {peak:.2f} GB: "
-                  + ("PASS, at most 2.5 GB." if peak <= TARGET_GB else
-                     "MISSED: what is left is the model's weights (about 1.24 GB of language model resident "
-                     "while answering), torch and the other libraries, Whisper, the text reader and each "
-                     "visitor's Streamlit session, which the budget does not free."), ""]
-    return "\n".join(lines)
+    for app in results["apps"]:  # the target: 3 visitors, each with a photo, question and follow-up
+        three = [r["peak_gb"] for r in app["rounds"] if r["visitors"] == 3]
+        if not three:
+            continue
+        lines.append(f"- budget {app['budget_mb'] or 'none'}: 3 visitors peaked at {three[0]:.2f} GB: "
+                     + ("PASS, at most 2.5 GB, beside the 2.7 GB limit." if three[0] <= TARGET_GB else
+                        "MISSED: what is left is the language model's weights (1.24 GB resident while answering), "
+                        "torch and the other libraries, Whisper, the text reader and each visitor's Streamlit "
+                        "session, none of which the budget frees, and the working memory of the text reader and "
+                        "the answer, which come and go beside it."))
+    return "\n".join(lines) + "\n"
 
 
 def _verdict(peak: float) -> str:
