@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -55,8 +56,6 @@ def _resident() -> int:
     """The process's resident memory now, in bytes (0 where /proc is not there: no budget can be kept)."""
     try:
         with open("/proc/self/statm", encoding="ascii") as f:
-            import os
-
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
