@@ -10,6 +10,7 @@ Examples::
     python -m bench stt             # Whisper: 3 s and 8 s clips, openai-whisper and faster-whisper
     python -m bench load            # 16 people at once: a model server and the in-process engine (bench/load.py)
     python -m bench gpu             # SeeSay's whole GPU path against its targets, on CUDA (bench/gpu_e2e.py)
+    python -m bench cloud           # the real app's memory with 1, 3 and 5 visitors in browsers, on 2 cores (bench/cloud.py)
     python -m bench render docs/bench/cpu.json   # redraw the table and plot of an earlier run
 """
 
@@ -41,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import gpu_e2e
 
         return gpu_e2e.main(argv[1:])
+    if argv[:1] == ["cloud"]:  # options of its own: python -m bench cloud --help
+        from . import cloud
+
+        return cloud.main(argv[1:])
     if argv[:1] == ["precision"]:  # options of its own: python -m bench precision --help
         from . import precision
 
@@ -48,12 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", nargs="?", default="pipeline",
-                        choices=("pipeline", "stt", "load", "precision", "threads", "gpu", "render"),
+                        choices=("pipeline", "stt", "load", "precision", "threads", "gpu", "cloud", "render"),
                         help="pipeline: baseline vs streaming (default); stt: Whisper engines and sizes; "
                              "load: many people at once (see python -m bench load --help); "
                              "precision: float32 against lower precisions (python -m bench precision --help); "
                              "threads: the engines' thread pools measured (python -m bench threads --help); "
                              "gpu: SeeSay's whole GPU path on CUDA (python -m bench gpu --help); "
+                             "cloud: the real app's memory with visitors in browsers (python -m bench cloud --help); "
                              "render: redraw from a saved .json")
     parser.add_argument("json", nargs="?", type=Path, help="render: the .json an earlier pipeline run wrote")
     parser.add_argument("--quick", action="store_true", help="tiny test models instead of the CPU default's size")

@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,14 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--photos", type=int, default=4, help="new photos, each with a question and a follow-up")
     parser.add_argument("--tokens", type=int, default=60)
+    parser.add_argument("--halves", choices=("on", "off"), default="on",
+                        help="the model's halves taking turns while a photo is read (core.vlm.halves); default on")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    print(json.dumps(run(args.folder, args.whisper, dtype=args.dtype, photos=args.photos, tokens=args.tokens)))
+    print(json.dumps(run(args.folder, args.whisper, dtype=args.dtype, photos=args.photos, tokens=args.tokens,
+                         halves=args.halves == "on")))
     return 0
 
 
-def run(folder: Path, whisper: str, *, dtype: str, photos: int, tokens: int) -> dict:
+def run(folder: Path, whisper: str, *, dtype: str, photos: int, tokens: int, halves: bool = True) -> dict:
     from core.config import Settings
     from core.engines import Choices, Loaders, Models, build_vlm
     from core.pipeline import Done, PhotoTaken, Pipeline, Turn
@@ -46,16 +50,22 @@ def run(folder: Path, whisper: str, *, dtype: str, photos: int, tokens: int) -> 
 
     settings = Settings(device="cpu", llava_model=str(folder), llava_quantization="none", llava_dtype=dtype,
                         whisper_model=whisper, stt_engine="faster-whisper", tts_engine="offline", private=True)
-    out = {"after_photo": [], "phases": {"prepare": 0, "read text": 0, "question": 0, "follow-up": 0}}
+    out = {"after_photo": [], "phases": {"prepare": 0, "read text": 0, "question": 0, "follow-up": 0},
+           "halves": halves, "prepare_seconds": []}
+    began = [0.0]
 
     def phase(name: str) -> None:  # the peak of the phase just ended; the kernel's record restarts
         out["phases"][name] = max(out["phases"][name], high_water_bytes())
         reset_peak()
+        if name == "prepare":  # the photo read (and checked) and the model's prefix computed
+            out["prepare_seconds"].append(round(time.perf_counter() - began[0], 3))
 
     def scripted(conf: Settings) -> ScriptedVLM:
         # random weights write filler with no sentence ends: the voice gets the benchmark's realistic answer
         # instead, in step with the tokens (as in the timed runs), so it speaks sentences as they end
         vlm = build_vlm(conf)
+        if not halves and vlm.halves is not None:
+            vlm.halves.detach()  # both halves stay resident, as before core.vlm.halves
         return ScriptedVLM(vlm, TokenClock(vlm.model), ANSWER)
 
     def read_text(conf: Settings) -> PhasedReader:  # the photo's prepared by the time its text is read
@@ -72,6 +82,7 @@ def run(folder: Path, whisper: str, *, dtype: str, photos: int, tokens: int) -> 
     new_photos = [new_photo(i) for i in range(photos)]
     reset_peak()  # the benchmark's own inputs (the photo drawn, the questions spoken) are not SeeSay's
     for data in new_photos:
+        began[0] = time.perf_counter()
         photo = next(e.photo for e in list(pipeline.take_photo(data, choices, anyway=True))
                      if isinstance(e, PhotoTaken))
         phase("read text")

@@ -71,6 +71,9 @@ class Settings:
     confidence_samples: int = 0  # answers sampled again to measure agreement (0: token probabilities only)
     detail_answer_tokens: int = 500  # answer length limit when more detail is asked for
     network_timeout: float = 5.0  # seconds, for every network request (gTTS)
+    # the process's resident memory, in MB, that photos' kept state (prefixes, readings) must leave it under:
+    # the oldest is freed first, a new photo refused when nothing more can be (core.vlm.budget); 0 = no budget
+    memory_budget_mb: int = 0
     debug: bool = False  # when true, logs may contain questions and answers
 
     # --- resolved values -------------------------------------------------------------------
@@ -260,6 +263,10 @@ VARIABLES: tuple[Variable, ...] = (
              "Longest answer when more detail is asked for, in tokens (default 500)."),
     Variable("SEESAY_NETWORK_TIMEOUT", "network_timeout", _number(float, 0.5, 120),
              "Seconds before any network request (gTTS; connecting to the answering server) gives up (default 5)."),
+    Variable("SEESAY_MEMORY_BUDGET_MB", "memory_budget_mb", _number(int, 0, 10_000_000),
+             "The whole process's memory, in MB, that photos' kept state stays within: the oldest photos' kept "
+             "prefixes and readings are freed first (recomputed if asked about again), and a new photo is "
+             "refused, to be tried again in a minute, when nothing more can be freed (default 0: no budget)."),
     Variable("SEESAY_DEBUG", "debug", _bool,
              "When on, logs include questions and answers (never photos or audio). Off by default."),
 )

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .stt import SpeechToText
     from .tts import TextToSpeech
     from .vlm import VisionLanguageModel
+    from .vlm.budget import MemoryBudget
 
 __all__ = ["Choices", "Engines", "Loaders", "Models", "VOICES", "LENGTHS", "STAGES", "build_vlm", "build_stt",
            "build_voice", "build_ocr", "voice_name", "is_private", "answer_tokens"]
@@ -80,8 +81,9 @@ class Engines:
 
 # --- settings -> one engine ---------------------------------------------------------------------
 
-def build_vlm(settings: Settings) -> VisionLanguageModel:
-    """The answering model: in this process, or (SEESAY_VLM_ENGINE=openai) a server's, with no torch here."""
+def build_vlm(settings: Settings, budget: MemoryBudget | None = None) -> VisionLanguageModel:
+    """The answering model: in this process, or (SEESAY_VLM_ENGINE=openai) a server's, with no torch here;
+    ``budget``: the process's memory budget for photos' kept state (:class:`Models` gives its own)."""
     from . import vlm
 
     if settings.vlm_engine == "openai":
@@ -91,7 +93,7 @@ def build_vlm(settings: Settings) -> VisionLanguageModel:
                             api_key=settings.vlm_api_key,
                             options=RemoteOptions(connect_seconds=settings.network_timeout))
     return vlm.load_vlm(settings.llava(), device=settings.resolved_device(), quantization=settings.quantization(),
-                        dtype=settings.dtype(), compile=settings.compile())
+                        dtype=settings.dtype(), compile=settings.compile(), budget=budget)
 
 
 def build_stt(settings: Settings) -> SpeechToText:
@@ -182,8 +184,11 @@ class Models:
 
     def __init__(self, settings: Settings, loaders: Loaders = Loaders()) -> None:
         from .vlm import answers_at_once
+        from .vlm.budget import MemoryBudget
 
         self.settings = settings
+        # photos' kept state (the model's prefixes, the readings) of every visitor, within SEESAY_MEMORY_BUDGET_MB
+        self.budget = MemoryBudget.from_mb(settings.memory_budget_mb)
         self.loaders = loaders
         # questions take turns on the model: one at a time in this process, many at once on a model server
         self.lock = TurnLock(slots=answers_at_once(settings.vlm_engine))
@@ -192,7 +197,8 @@ class Models:
 
     def vlm(self) -> VisionLanguageModel:
         """The vision-language model; raises ModelUnavailableError (or ConfigError)."""
-        return self._get(("vlm",), lambda: (self.loaders.vlm or build_vlm)(self.settings))
+        return self._get(("vlm",), lambda: self.loaders.vlm(self.settings) if self.loaders.vlm
+                         else build_vlm(self.settings, self.budget))
 
     def stt(self) -> SpeechToText:
         """Speech recognition; raises ModelUnavailableError (or ConfigError)."""

@@ -113,33 +113,51 @@ class Pipeline:
         yield QualityMeasured(quality)
         if not quality.ok and not anyway:
             return
-        yield from self.models.load(choices, spoken=spoken)
+        with self.models.budget.in_use(photo.key):  # its kept state is not freed while its work goes on
+            yield from self.models.load(choices, spoken=spoken)
+            try:
+                vlm = self.models.vlm()
+            except SeeSayError:
+                vlm = None
+            if vlm is not None:
+                yield from in_turn(self.models.lock, lambda: self._prepare(vlm, photo))
+            reading = self.reading(photo)
+            if not isinstance(reading, SeeSayError):
+                yield TextRead(reading, framing(reading, words_language(choices)))  # also without text: too small to read is "move closer"
+
+    @staticmethod
+    def _prepare(vlm, photo: Photo) -> None:
+        """The model reads the photo ahead of its questions; with no room for it now (the memory budget,
+        core.vlm.budget), its first question reads it, or says so then."""
         try:
-            vlm = self.models.vlm()
-        except SeeSayError:
-            vlm = None
-        if vlm is not None:
-            yield from in_turn(self.models.lock, lambda: vlm.prepare(photo))
-        reading = self.reading(photo)
-        if not isinstance(reading, SeeSayError):
-            yield TextRead(reading, framing(reading, words_language(choices)))  # also without text: too small to read is "move closer"
+            vlm.prepare(photo)
+        except SeeSayError as error:
+            log.warning("the photo was not read ahead of its questions: %s", error.message)
 
     def reading(self, photo: Photo) -> Reading | SeeSayError:
         """The text in ``photo`` (read once, then kept), or the error that kept the text reader from it."""
         with self._readings_lock:
             if photo.key in self._readings:
                 self._readings.move_to_end(photo.key)
+                self.models.budget.used(photo.key, "reading")
                 return self._readings[photo.key]
         try:
             found: Reading | SeeSayError = self.models.ocr().read(photo.image)
         except SeeSayError as error:  # the text reader is missing or failed: answers go on without it
             log.warning("text reading failed: %s", error.message)
             found = error
+        budget = self.models.budget
         with self._readings_lock:
             self._readings[photo.key] = found
             while len(self._readings) > KEPT_READINGS:
-                self._readings.popitem(last=False)
+                budget.forget(self._readings.popitem(last=False)[0], "reading")
+        budget.keep(photo.key, "reading", _reading_bytes(found), lambda: self._forget_reading(photo.key))
         return found
+
+    def _forget_reading(self, key: str) -> None:
+        """Forget a photo's reading (the memory budget): read again if the photo is asked about again."""
+        with self._readings_lock:
+            self._readings.pop(key, None)
 
     def guide(self, frame: bytes, photo_side: int) -> TextCheck:
         """The live camera's text check of one small frame (:func:`core.aiming.check_frame`), judged for the photo
@@ -156,6 +174,12 @@ class Pipeline:
             min_tokens: int = 0, samples: int | None = None) -> Iterator[Event]:
         """Answer ``question`` (text, or a recording's bytes) about ``photo``; see the module's doc.
         ``samples``: answers sampled again for the agreement (default: SEESAY_CONFIDENCE_SAMPLES)."""
+        with self.models.budget.in_use(photo.key):  # its kept state is not freed while it is asked about
+            yield from self._ask(photo, question, history, choices, detail=detail, max_tokens=max_tokens,
+                                 min_tokens=min_tokens, samples=samples)
+
+    def _ask(self, photo: Photo, question: Union[str, bytes], history: Sequence[Turn], choices: Choices, *,
+             detail: bool, max_tokens: int | None, min_tokens: int, samples: int | None) -> Iterator[Event]:
         spoken = isinstance(question, (bytes, bytearray))
         yield from self.models.load(choices, spoken=spoken)
         asked = Question(
@@ -171,6 +195,10 @@ class Pipeline:
               choices: Choices = Choices()) -> Iterator[Event]:
         """A quick question (:data:`core.quick.QUICK`), shown as its name; "read" is answered by the text
         reader, or, when it could not read the photo, by the model, and the person is told so."""
+        with self.models.budget.in_use(photo.key):  # its kept state is not freed while it is asked about
+            yield from self._quick(photo, name, history, choices)
+
+    def _quick(self, photo: Photo, name: str, history: Sequence[Turn], choices: Choices) -> Iterator[Event]:
         chosen = quick_question(name)
         reading = self.reading(photo)
         read_aloud = chosen.name == "read" and not isinstance(reading, SeeSayError)
@@ -192,3 +220,10 @@ class Pipeline:
         if voice is None:
             raise SpeechSynthesisError(N_("No voice could speak just now."), problem or N_("The text is on the page."))
         return voice.synthesize(text, language)
+
+
+def _reading_bytes(reading: Reading | SeeSayError) -> int:
+    """About what a kept reading holds (its words and their boxes): a few kilobytes."""
+    if isinstance(reading, SeeSayError):
+        return 1024
+    return 1024 + 4 * len(reading.text) + 256 * len(reading.lines)

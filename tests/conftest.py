@@ -45,7 +45,7 @@ def engine_loads(monkeypatch):
             return load(settings, *args)
         return wrapper
 
-    monkeypatch.setattr(engines, "build_vlm", counted(lambda: ("vlm",), engines.build_vlm))
+    monkeypatch.setattr(engines, "build_vlm", counted(lambda *budget: ("vlm",), engines.build_vlm))
     monkeypatch.setattr(engines, "build_stt", counted(lambda: ("stt",), engines.build_stt))
     monkeypatch.setattr(engines, "build_voice", counted(lambda name, private: ("voice", name, private),
                                                         engines.build_voice))

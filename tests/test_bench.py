@@ -190,3 +190,21 @@ def sys_platform() -> str:
     import sys
 
     return sys.platform
+
+
+def test_the_cloud_benchmark_says_each_budget_passes_or_misses_the_target_with_three_visitors():
+    from bench.cloud import render
+
+    def app(budget, three):
+        return {"budget_mb": budget, "peak_loading_gb": 0.9, "loading_seconds": 5, "freed_in_log": 2,
+                "refused_in_log": 0, "rounds": [
+                    {"visitors": 1, "peak_gb": 2.3, "answers": ["answered"] * 2, "refused": 0, "seconds": 14},
+                    {"visitors": 3, "peak_gb": three, "answers": ["answered"] * 5 + ["refused"], "refused": 1,
+                     "seconds": 60}]}
+
+    text = render({"command": "python -m bench cloud", "machine": {"cores": "0,1", "cores_on_machine": 2,
+                                                                    "cpu_flags": ["avx2"]},
+                   "whisper": "tiny.en", "voice": "espeak-ng", "tokens": 40, "apps": [app(2200, 2.43), app(0, 2.61)]})
+    assert "| 3 | 2200 | **2.43 GB** | -0.27 GB | PASS | 5 of 6 | 1 |" in text
+    assert "- budget 2200: 3 visitors peaked at 2.43 GB: PASS" in text
+    assert "- budget none: 3 visitors peaked at 2.61 GB: MISSED" in text

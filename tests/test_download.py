@@ -444,7 +444,7 @@ def home_with_fake_engines(monkeypatch):
     from ui import resources
 
     monkeypatch.setenv("SEESAY_DEVICE", "cpu")
-    monkeypatch.setattr(engines, "build_vlm", lambda settings: FakeVLM())
+    monkeypatch.setattr(engines, "build_vlm", lambda settings, budget=None: FakeVLM())
     monkeypatch.setattr(engines, "build_stt", lambda settings: FakeSTT())
     monkeypatch.setattr(engines, "build_voice", lambda settings, name, private: FakeTTS())
     resources.retry("settings")

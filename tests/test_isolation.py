@@ -460,7 +460,7 @@ def scripted_app(app_env, monkeypatch):
     from core import engines
 
     vlm, tts = KeyedVLM(delay=0.0), MarkerTTS()
-    monkeypatch.setattr(engines, "build_vlm", lambda settings: vlm)
+    monkeypatch.setattr(engines, "build_vlm", lambda settings, budget=None: vlm)
     monkeypatch.setattr(engines, "build_stt", lambda settings: FakeSTT())  # the Home page loads it; no question here is spoken
     monkeypatch.setattr(engines, "build_voice", lambda settings, name, private: tts)
     monkeypatch.setattr(engines, "build_ocr", lambda settings: NoText())  # the photos have no writing
@@ -601,7 +601,7 @@ def test_model_output_reaches_the_page_only_as_escaped_text(scripted_app, monkey
 
     from core import engines
 
-    monkeypatch.setattr(engines, "build_vlm", lambda settings: EvilVLM())
+    monkeypatch.setattr(engines, "build_vlm", lambda settings, budget=None: EvilVLM())
     question = "Read it <b>please</b> ![y](http://example.com/q)"
     at = new_session(DESCRIBE)
     upload_photo(at, photo_bytes(0))  # described: the evil answer is also the photo's alt text

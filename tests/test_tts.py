@@ -408,3 +408,38 @@ def test_concat_of_a_broken_clip_is_a_spoken_error():
     parts = [tone_wav(0.5, 22_050), Speech(b"not audio at all", "audio/mpeg", "gtts", "en")]
     with pytest.raises(SpeechSynthesisError):
         concat_speech(parts)
+
+
+def test_the_installed_piper_voice_is_loaded_only_when_it_first_speaks(monkeypatch):
+    """The automatic voice speaks with gTTS: the Piper voice it falls back on (about 100 MB) is not loaded
+    until it is needed; one asked for by name is loaded at once (a broken file is said at start-up)."""
+    from core.tts import offline as module
+
+    voice = find_piper_voice("")
+    if voice is None:
+        pytest.skip("no Piper voice package is installed")
+    loads = []
+    real = module._piper_voice
+    monkeypatch.setattr(module, "_piper_voice", lambda *args: loads.append(args) or real(*args))
+    engine = load_tts("offline", private=True, timeout=5)
+    assert engine.piper is not None and not engine.piper.loaded and loads == []
+    assert engine.piper.speaks("en") and not engine.piper.speaks("de")  # its language, from its config alone
+    assert engine.synthesize(SENTENCE, "en").engine == "piper"
+    assert engine.piper.loaded and len(loads) == 1
+    load_tts("offline", private=True, timeout=5, piper_voice=str(voice))
+    assert len(loads) == 2  # asked for by name: loaded now
+
+
+def test_a_lazy_piper_voice_that_cannot_load_falls_back_to_espeak(tmp_path):
+    from core.tts.offline import EspeakEngine, OfflineEngine, PiperVoiceEngine
+
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a voice")
+    (tmp_path / "broken.onnx.json").write_text('{"espeak": {"voice": "en-us"}}', encoding="utf-8")
+    engine = OfflineEngine(PiperVoiceEngine(broken, lazy=True), EspeakEngine(shutil.which("espeak-ng")))
+    assert engine.synthesize(SENTENCE, "en").engine == "espeak"
+    assert engine.piper is None  # espeak-ng from now on

@@ -136,7 +136,9 @@ def _offline(piper_voice: str) -> OfflineEngine:
     piper = None
     if voice is not None:
         try:
-            piper = PiperVoiceEngine(voice)
+            # an installed voice package is loaded when it first speaks (where gTTS speaks, never); one asked
+            # for by name is loaded now, so that a broken file is said at start-up
+            piper = PiperVoiceEngine(voice, lazy=not piper_voice)
         except ModelUnavailableError:
             if piper_voice:  # asked for by name: say so at start-up
                 raise

@@ -127,6 +127,17 @@ def _piper_voice(model: Path, options: PiperOptions = PiperOptions()):
     return voice, threading.Lock()
 
 
+def _espeak_voice(model: Path) -> str:
+    """The espeak voice a Piper voice's config names ("en-us"), read without loading the voice."""
+    import json
+
+    try:
+        config = json.loads(Path(f"{model}.json").read_text(encoding="utf-8"))
+        return str((config.get("espeak") or {}).get("voice") or "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
 def find_piper_voice(path: str = "") -> Path | None:
     """The Piper ``.onnx`` voice to use: ``path`` when given, else one from an installed package.
 
@@ -161,20 +172,43 @@ class PiperVoiceEngine:
     name = "piper"
     sends_text_off_machine = False
 
-    def __init__(self, model: Path, options: PiperOptions = PiperOptions()) -> None:
+    def __init__(self, model: Path, options: PiperOptions = PiperOptions(), *, lazy: bool = False) -> None:
+        """``lazy``: load the voice when it first speaks, not now (raises ModelUnavailableError then, not
+        here): the automatic voice speaks with gTTS, and the Piper voice it falls back on (about 100 MB
+        resident) is loaded only if it is ever needed."""
         self.model, self.options = model, options
-        self.voice, self.lock = _piper_voice(model.resolve(), options)
-        # Piper 1.x voices give their espeak voice ("en-us"): that is the language they speak.
-        self.language = lang.base_language(getattr(self.voice.config, "espeak_voice", "") or "en")
+        self._loaded: tuple | None = None
+        if lazy:
+            # Piper 1.x voices give their espeak voice ("en-us") in the .onnx.json: the language they speak
+            self.language = lang.base_language(_espeak_voice(model) or "en")
+        else:
+            self.language = lang.base_language(getattr(self.voice.config, "espeak_voice", "") or "en")
+
+    @property
+    def voice(self):
+        """The loaded Piper voice (loaded now, the first time: raises ModelUnavailableError)."""
+        if self._loaded is None:
+            self._loaded = _piper_voice(self.model.resolve(), self.options)
+        return self._loaded[0]
+
+    @property
+    def lock(self) -> threading.Lock:
+        self.voice  # noqa: B018  (loads it)
+        return self._loaded[1]  # type: ignore[index]
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded is not None
 
     def speaks(self, language: str) -> bool:
         return lang.base_language(language) == self.language
 
     def synthesize(self, text: str, language: str = "en") -> Speech:
         require_words(text)
+        voice, lock = self.voice, self.lock
         try:
-            with self.lock:
-                chunks = list(self.voice.synthesize(text))
+            with lock:
+                chunks = list(voice.synthesize(text))
         except Exception as error:
             log.warning("piper failed: %s", type(error).__name__)
             raise SpeechSynthesisError(N_("The offline voice failed to read the answer."), ON_PAGE) from error
@@ -200,5 +234,11 @@ class OfflineEngine:
 
     def synthesize(self, text: str, language: str = "en") -> Speech:
         if self.piper is not None and (self.espeak is None or self.piper.speaks(language)):
-            return self.piper.synthesize(text, language)
+            try:
+                return self.piper.synthesize(text, language)
+            except ModelUnavailableError:  # a voice loaded lazily that cannot be: espeak-ng from now on
+                if self.espeak is None:
+                    raise
+                log.warning("the installed Piper voice could not be loaded; using espeak-ng")
+                self.piper = None
         return self.espeak.synthesize(text, language)  # type: ignore[union-attr]

@@ -22,6 +22,7 @@ from .prompt import SYSTEM_PROMPT, Turn
 
 if TYPE_CHECKING:
     from ..images import Photo
+    from .budget import MemoryBudget
     from .llava import VlmOptions
     from .remote import RemoteOptions
 
@@ -83,13 +84,15 @@ def answers_at_once(engine: str) -> int:
 
 def load_vlm(model: str, *, engine: str = "transformers", device: str = "auto", quantization: str = "auto",
              dtype: str = "auto", compile: bool = False, url: str = "", api_key: str = "",
-             options: VlmOptions | RemoteOptions | None = None) -> VisionLanguageModel:
+             options: VlmOptions | RemoteOptions | None = None, budget: MemoryBudget | None = None
+             ) -> VisionLanguageModel:
     """The vision-language model ``model`` with the engine ``engine`` (one of :data:`ENGINES`).
 
     ``transformers``: ``model`` is a hub id or local folder, loaded here. ``device``: auto, cuda or cpu;
     ``quantization``: one of :data:`QUANTIZATIONS`; ``dtype``: one of :data:`DTYPES`; ``compile``: compile
     the decoding step (CUDA only; the first answer is generated at load time so that the compilation is done
-    before anyone asks); ``options``: a :class:`~core.vlm.llava.VlmOptions`.
+    before anyone asks); ``options``: a :class:`~core.vlm.llava.VlmOptions`; ``budget``: the process's
+    :class:`~core.vlm.budget.MemoryBudget` its photos' prefixes are kept within.
 
     ``openai``: ``model`` is the name the server at ``url`` (e.g. ``http://gpu-box:8000/v1``) gives its
     model; ``api_key`` is sent as a bearer token when set; ``options``: a
@@ -122,4 +125,4 @@ def load_vlm(model: str, *, engine: str = "transformers", device: str = "auto", 
 
         options = dataclasses.replace(options, compile=True)
     return TransformersLlava.load(model, device=device, quantization=quantization, dtype=dtype,
-                                  options=options)
+                                  options=options, budget=budget)

@@ -32,8 +32,10 @@ from ..errors import GenerationError
 from ..i18n import N_
 from ..memory import give_back
 from . import Token
+from .budget import MemoryBudget
 from .loading import is_out_of_memory, load_llava, release_memory
-from .prefix import MIN_HEAD_TOKENS, Prefix, cut, encode, fork_cache, grow_in_place, lendable
+from .prefix import (MIN_HEAD_TOKENS, Prefix, cache_bytes, cut, encode, expected_bytes, fork_cache, grow_in_place,
+                     lendable)
 from .worker import Worker, record_choices, stop_when
 from .prompt import (SYSTEM_PROMPT, AnswerStream, Turn, build_messages, common_prefix_length, detect_system_role,
                      strip_control_tokens)
@@ -70,6 +72,7 @@ class VlmOptions:
     # used then (on a GPU the whole prompt prefills in under 0.1 s).
     compile: bool = False
     static_cache_tokens: int = 2048
+    halves: bool = True  # on CPU, one of the model's halves resident at a time while a photo is read (core.vlm.halves)
 
 
 class TransformersLlava:
@@ -78,7 +81,8 @@ class TransformersLlava:
     name = "transformers"
     can_sample = True
 
-    def __init__(self, model: Any, processor: Any, *, model_id: str = "", options: VlmOptions = VlmOptions()):
+    def __init__(self, model: Any, processor: Any, *, model_id: str = "", options: VlmOptions = VlmOptions(),
+                 budget: MemoryBudget | None = None):
         import torch
 
         self.model_id = model_id
@@ -99,6 +103,12 @@ class TransformersLlava:
         self._opening: Prefix | None = None  # the instructions' prefix, shared by every photo's
         self._lent: tuple | None = None  # (photo key, Prefix, worker): the prefix the answer being written uses
         self._device = model.device
+        # every photo's kept state, in this process (SEESAY_MEMORY_BUDGET_MB; without one: accounted only)
+        self.budget = budget or MemoryBudget()
+        self._prefix_size = 0  # bytes of the last photo's prefix: what the next one will need
+        from .halves import Halves  # on CPU, the model's halves take turns while a photo is read
+
+        self.halves = Halves.attach(model) if options.halves and self._device.type == "cpu" else None
         # the vision tower's dtype (quantized weights are integers: skip them)
         self._pixel_dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()),
                                  torch.float32)
@@ -115,7 +125,7 @@ class TransformersLlava:
 
     @classmethod
     def load(cls, model: str, *, device: str = "auto", quantization: str = "auto", dtype: str = "auto",
-             options: VlmOptions = VlmOptions()) -> TransformersLlava:
+             options: VlmOptions = VlmOptions(), budget: MemoryBudget | None = None) -> TransformersLlava:
         """Load ``model`` (see :func:`core.vlm.loading.load_llava`); compiled engines warm up here."""
         if options.threads > 0:
             import torch
@@ -123,7 +133,7 @@ class TransformersLlava:
             torch.set_num_threads(options.threads)
         vlm, processor, model_id = load_llava(model, device=device, quantization=quantization, dtype=dtype,
                                               compile=options.compile)
-        engine = cls(vlm, processor, model_id=model_id, options=options)
+        engine = cls(vlm, processor, model_id=model_id, options=options, budget=budget)
         if options.compile:
             engine.warm_up()
         return engine
@@ -249,13 +259,27 @@ class TransformersLlava:
         prefix = self._prefixes.get(photo.key)
         if prefix is not None:
             self._prefixes.move_to_end(photo.key)
+            self.budget.used(photo.key, "prefix")
             return prefix
         while len(self._prefixes) >= self.options.prefix_photos:  # room first: never one photo too many
-            self._prefixes.popitem(last=False)
+            self.budget.forget(self._prefixes.popitem(last=False)[0], "prefix")
+        # room in the process's memory budget too, freeing other photos' (core.vlm.budget): raises
+        # GenerationError when there is none. The count above stays: with up to 8 photos kept as the budget
+        # allowed, 3 visitors peaked at 2.66 GB against 2.44 (budget 2300, bench/cloud.py), since the
+        # budget sees the memory between answers and the text reader's and answer's working memory come on top
+        self.budget.make_room(self._prefix_size or expected_bytes(self._model.config, self._pixel_dtype), photo.key)
         prefix = self._compute_prefix(photo)
         if prefix is not None:
             self._prefixes[photo.key] = prefix
+            self._prefix_size = cache_bytes(prefix.cache)
+            self.budget.keep(photo.key, "prefix", self._prefix_size, lambda: self._free_prefix(photo.key))
         return prefix
+
+    def _free_prefix(self, key: str) -> None:
+        """Forget the photo ``key``'s prefix (for the memory budget, on the engine's lock): computed again
+        if the photo is asked about again. Never the one lent to the answer being written."""
+        if self._lent is None or self._lent[0] != key:
+            self._prefixes.pop(key, None)
 
     def _new_cache(self) -> Any:
         from transformers import DynamicCache
@@ -339,6 +363,7 @@ class TransformersLlava:
                 give_back()
             elif self._prefixes.get(key) is prefix:
                 del self._prefixes[key]
+                self.budget.forget(key, "prefix")
 
     # -- generation -----------------------------------------------------------------------------
 
@@ -352,32 +377,9 @@ class TransformersLlava:
         return config
 
     def _compile_decoding(self) -> None:
-        """Static KV cache + torch.compile for the decoding step (transformers compiles it in generate()).
+        from .loading import compile_decoding
 
-        transformers refuses to compile models that bitsandbytes quantized on load (its quantizer says
-        "not compileable"), yet bitsandbytes' 4-bit layers compile: on an H100, LLaVA-1.5-7B in NF4 decodes
-        123 tokens/s compiled against 31 plain (docs/bench/gpu.md). The check is asked without the quantizer.
-        """
-        from transformers import CompileConfig
-
-        config = self._generation_config
-        config.cache_implementation = "static"
-        config.max_cache_len = self.options.static_cache_tokens
-        config.compile_config = CompileConfig(fullgraph=False, mode="reduce-overhead")
-        model = self._model
-        quantizer = getattr(model, "hf_quantizer", None)
-        if quantizer is None or quantizer.is_compileable:
-            return
-        criteria = type(model)._valid_auto_compile_criteria
-
-        def without_quantizer_veto(model_kwargs: dict, generation_config: Any) -> bool:
-            model.hf_quantizer = None  # generation holds the engine's lock: nothing else reads it now
-            try:
-                return criteria(model, model_kwargs, generation_config)
-            finally:
-                model.hf_quantizer = quantizer
-
-        model._valid_auto_compile_criteria = without_quantizer_veto
+        compile_decoding(self._model, self._generation_config, self.options.static_cache_tokens)
 
     def _tokens(self, chosen: list[Any], start: int = 0) -> list[Token]:
         """Tokens ``chosen[start:]`` with the text each adds to the answer, leading space included (a
@@ -405,7 +407,9 @@ class TransformersLlava:
 
     def _out_of_memory(self, exc: BaseException) -> GenerationError:
         log.error("out of memory while answering: %s", exc)
-        self._prefixes.clear()  # the cached prefixes are the memory we can give back
+        for key in self._prefixes:  # the cached prefixes are the memory we can give back
+            self.budget.forget(key, "prefix")
+        self._prefixes.clear()
         release_memory()
         return GenerationError(*OUT_OF_MEMORY)
 

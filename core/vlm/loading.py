@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import ConfigError, ModelUnavailableError
 from ..i18n import N_
 
-__all__ = ["FAMILIES", "load_llava", "is_out_of_memory", "release_memory"]
+__all__ = ["FAMILIES", "load_llava", "compile_decoding", "is_out_of_memory", "release_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,33 @@ def load_llava(model: str, *, device: str, quantization: str, dtype: str,
     log.info("loaded %s (%s, %s, %s, %s) in %.1fs", model, family, device, quantization, dtype,
              time.perf_counter() - t0)
     return vlm, processor, model
+
+
+def compile_decoding(model: Any, config: Any, static_cache_tokens: int) -> None:
+    """Static KV cache + torch.compile for the decoding step (transformers compiles it in generate()).
+
+    transformers refuses to compile models that bitsandbytes quantized on load (its quantizer says
+    "not compileable"), yet bitsandbytes' 4-bit layers compile: on an H100, LLaVA-1.5-7B in NF4 decodes
+    123 tokens/s compiled against 31 plain (docs/bench/gpu.md). The check is asked without the quantizer.
+    """
+    from transformers import CompileConfig
+
+    config.cache_implementation = "static"
+    config.max_cache_len = static_cache_tokens
+    config.compile_config = CompileConfig(fullgraph=False, mode="reduce-overhead")
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is None or quantizer.is_compileable:
+        return
+    criteria = type(model)._valid_auto_compile_criteria
+
+    def without_quantizer_veto(model_kwargs: dict, generation_config: Any) -> bool:
+        model.hf_quantizer = None  # generation holds the engine's lock: nothing else reads it now
+        try:
+            return criteria(model, model_kwargs, generation_config)
+        finally:
+            model.hf_quantizer = quantizer
+
+    model._valid_auto_compile_criteria = without_quantizer_veto
 
 
 def _stored_dtype(config: Any) -> str:

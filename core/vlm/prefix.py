@@ -17,7 +17,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Prefix", "MIN_HEAD_TOKENS", "fork_cache", "lendable", "grow_in_place", "cut", "encode"]
+__all__ = ["Prefix", "MIN_HEAD_TOKENS", "fork_cache", "lendable", "grow_in_place", "cut", "encode", "cache_bytes",
+           "expected_bytes"]
 
 #: an opening shorter than this is encoded with each photo (keeping it apart would save nothing)
 MIN_HEAD_TOKENS = 16
@@ -99,6 +100,22 @@ def encode(model: Any, ids: list[int], cache: Any, *, cache_arg: str, device: An
         model(input_ids=torch.tensor([ids], device=device),
               attention_mask=torch.ones(1, before + len(ids), dtype=torch.long, device=device),
               use_cache=True, logits_to_keep=1, **{cache_arg: cache}, **(images or {}))
+
+
+def cache_bytes(cache: Any) -> int:
+    """Bytes of keys and values ``cache`` holds (what a kept prefix costs: core.vlm.budget)."""
+    return sum(t.nbytes for layer in getattr(cache, "layers", ()) for t in (getattr(layer, "keys", None),
+               getattr(layer, "values", None)) if t is not None and hasattr(t, "nbytes"))
+
+
+def expected_bytes(config: Any, dtype: Any) -> int:
+    """Bytes of keys and values a photo's prefix will hold in a model of ``config``, before any has been
+    computed (the image's tokens and about 300 of instructions)."""
+    text = getattr(config, "text_config", config)
+    heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    tokens = getattr(config, "image_seq_length", 576) + 300
+    return 2 * text.num_hidden_layers * heads * head_dim * tokens * dtype.itemsize
 
 
 _GROWING: list = []
