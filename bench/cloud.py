@@ -21,15 +21,13 @@ import contextlib
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from .app import ROOT, running
+
 GB = 1e9
 LIMIT_GB = 2.7  # Streamlit Community Cloud's published memory limit
 TARGET_GB = 2.5  # the target: headroom under the limit
@@ -175,20 +173,6 @@ class Sampler:
         self._thread.join()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def run_app(folder: Path, whisper: Path, *, budget: int, visitors: list[int], photos: list[Path], tokens: int,
             cores: str, log_dir: Path) -> dict:
     """Start the app, load its models (the Home page), then each round of visitors; the peaks."""
@@ -197,26 +181,22 @@ def run_app(folder: Path, whisper: Path, *, budget: int, visitors: list[int], ph
                SEESAY_TTS_ENGINE="espeak", SEESAY_DEVICE="cpu", SEESAY_MAX_ANSWER_TOKENS=str(tokens),
                SEESAY_DETAIL_ANSWER_TOKENS=str(tokens), SEESAY_MEMORY_BUDGET_MB=str(budget),
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none"]
-    if shutil.which("taskset") and cores:
-        command = ["taskset", "-c", cores, *command]
-    log_dir.mkdir(parents=True, exist_ok=True)
+    prefix = ["taskset", "-c", cores] if shutil.which("taskset") and cores else []
     log_path = log_dir / f"app-budget-{budget}.log"
-    with open(log_path, "wb") as log:
-        app = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL)
-    sampler = Sampler(app.pid)
     out = {"budget_mb": budget, "rounds": []}
+    with running(env, log_path, timeout=300, prefix=prefix) as (url, app):
+        out.update(_rounds(url, app, budget, visitors, photos))
+    text = log_path.read_text(errors="replace")
+    out["freed_in_log"] = text.count("memory budget: freed")
+    out["refused_in_log"] = text.count("memory budget: no room")
+    return out
+
+
+def _rounds(url: str, app, budget: int, visitors: list[int], photos: list[Path]) -> dict:
+    """Load the models (the Home page), then each round of visitors, sampling the app's memory."""
+    sampler = Sampler(app.pid)
+    out = {"rounds": []}
     try:
-        deadline = time.monotonic() + 300
-        while not _healthy(url):
-            if app.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the app did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
         t0 = time.perf_counter()
         _visit(url, None, [], warm_only=True)
         out["loading_seconds"] = round(time.perf_counter() - t0, 1)
@@ -240,14 +220,6 @@ def run_app(folder: Path, whisper: Path, *, budget: int, visitors: list[int], ph
             print(f"budget {budget or 'none'}: {out['rounds'][-1]}", file=sys.stderr, flush=True)
     finally:
         sampler.stop()
-        app.terminate()
-        try:
-            app.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            app.kill()
-    text = log_path.read_text(errors="replace")
-    out["freed_in_log"] = text.count("memory budget: freed")
-    out["refused_in_log"] = text.count("memory budget: no room")
     return out
 
 

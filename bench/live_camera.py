@@ -30,18 +30,17 @@ import io
 import os
 import platform
 import shlex
-import socket
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from .app import ROOT, running
+
 DEFAULT_OUT = ROOT / "docs" / "bench" / "live-camera.md"
 DEFAULT_MODELS = Path(os.environ.get("SEESAY_TEST_MODELS_DIR") or ROOT / ".cache" / "test-models")
 CHROMIUM = os.environ.get("SEESAY_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -133,46 +132,19 @@ class Figures:
 # --- the app and the browser ----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serve(models: Path):
     """SeeSay on loopback with the offline test models, as the browser tests run it; yields its address."""
     from core.testmodels import build_all
 
     built = build_all(models)
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEESAY_")}
     env.update(SEESAY_LLAVA_MODEL=str(built.llava), SEESAY_WHISPER_MODEL=str(built.whisper_tiny_en),
                SEESAY_STT_ENGINE="openai-whisper", SEESAY_TTS_ENGINE="offline", SEESAY_DEVICE="cpu",
                SEESAY_MAX_ANSWER_TOKENS="24", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    command = [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true", "--server.port",
-               str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("SeeSay did not start") from None
-                time.sleep(0.5)
+    with tempfile.TemporaryDirectory(prefix="seesay-bench-") as logs, \
+            running(env, Path(logs) / "app.log") as (url, _process):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def _data_url(image) -> str:

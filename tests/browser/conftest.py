@@ -14,16 +14,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from browserkit import PAGES, RECORD_EVENTS, open_page
+
+from bench.app import AppDidNotStart, running
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("SEESAY_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -108,30 +106,6 @@ def media(tmp_path_factory) -> Media:
     return Media(QUESTION, out / "question.wav", out / "car.png", out / "car.y4m", out / "street.jpg")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop a server the tests started: politely, then for good after 15 s."""
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=15)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def server_env(test_models, **settings: str) -> dict[str, str]:
     """The environment SeeSay runs with in the browser tests (other SEESAY_ settings removed);
     ``settings`` (``SEESAY_...="..."``) change or add some."""
@@ -154,25 +128,11 @@ def server_env(test_models, **settings: str) -> dict[str, str]:
 @contextlib.contextmanager
 def running_seesay(env: dict[str, str], log_dir: Path):
     """A SeeSay server started with ``env`` on a free port: yields its address, stops it after."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = log_dir / "server.log"
-    command = [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1",
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = log_path.read_text(errors="replace")[-3000:]
-                pytest.fail(f"SeeSay did not start (exit code {process.poll()}):\n{tail}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        stop(process)
+        with running(env, log_dir / "server.log", timeout=START_TIMEOUT) as (url, _process):
+            yield url
+    except AppDidNotStart as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="session")

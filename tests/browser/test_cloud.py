@@ -33,8 +33,9 @@ from browserkit import (
     wait_for_announcement,
     wait_for_playing,
 )
-from conftest import START_TIMEOUT, _free_port, _healthy, _keep_screenshots, server_env, stop
+from conftest import START_TIMEOUT, _keep_screenshots, server_env
 
+from bench.app import AppDidNotStart, running
 from tests.faults import fake_google, no_proxies, spoken_texts, tls_files  # noqa: F401
 from tests.media import tone_mp3
 
@@ -155,8 +156,6 @@ def cloud_app(cloud, test_models, fake_google, tmp_path):  # noqa: F811
     """`streamlit run Home.py` from the repository root with the fresh environment, the settings in
     the app's secrets (TOML), the automatic voice on, Google faked."""
     fake_google.audio = tone_mp3(GTTS_CLIP_SECONDS)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     # The settings go where the cloud puts the app's secrets (Streamlit reads ~/.streamlit/secrets.toml
     # at start and turns its root-level keys into environment variables), not into the environment.
     settings = {k: v for k, v in server_env(test_models, SEESAY_TTS_ENGINE="auto").items()
@@ -172,21 +171,11 @@ def cloud_app(cloud, test_models, fake_google, tmp_path):  # noqa: F811
     env["PATH"] = f"{cloud.folder / 'bin'}:{env.get('PATH', '')}"
     env["FAKE_GOOGLE_PORT"] = str(fake_google.server_address[1])
     log_path = tmp_path / "cloud-server.log"
-    command = [str(cloud.streamlit), "run", "Home.py", "--server.headless", "true", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"SeeSay did not start from the fresh environment (exit code {process.poll()}):\n"
-                            + log_path.read_text(errors="replace")[-3000:])
-            time.sleep(0.5)
-        yield url, fake_google, log_path
-    finally:
-        stop(process)
+    try:  # as the cloud runs it: its own streamlit, Streamlit's default options
+        with running(env, log_path, timeout=START_TIMEOUT, streamlit=[cloud.streamlit], options=()) as (url, _):
+            yield url, fake_google, log_path
+    except AppDidNotStart as error:
+        pytest.fail(f"from the fresh environment: {error}")
 
 
 def test_the_cloud_shaped_app_answers_a_typed_question_out_loud_through_gtts(cloud_app, any_context, media,
