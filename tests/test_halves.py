@@ -9,7 +9,8 @@ from core.vlm.budget import MB, MemoryBudget
 
 
 def test_weights_in_the_process_own_memory_are_never_handed_back():
-    torch = pytest.importorskip("torch")
+    import torch
+
     from core.vlm.halves import Halves, file_ranges
 
     layer = torch.nn.Linear(64, 64)

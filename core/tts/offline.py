@@ -184,17 +184,20 @@ class PiperVoiceEngine:
         else:
             self.language = lang.base_language(getattr(self.voice.config, "espeak_voice", "") or "en")
 
-    @property
-    def voice(self):
-        """The loaded Piper voice (loaded now, the first time: raises ModelUnavailableError)."""
+    def _load(self) -> tuple:
+        """(voice, its lock), loaded the first time it is needed: raises ModelUnavailableError."""
         if self._loaded is None:
             self._loaded = _piper_voice(self.model.resolve(), self.options)
-        return self._loaded[0]
+        return self._loaded
+
+    @property
+    def voice(self):
+        """The loaded Piper voice."""
+        return self._load()[0]
 
     @property
     def lock(self) -> threading.Lock:
-        self.voice  # noqa: B018  (loads it)
-        return self._loaded[1]  # type: ignore[index]
+        return self._load()[1]
 
     @property
     def loaded(self) -> bool:
